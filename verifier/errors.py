@@ -1,0 +1,184 @@
+"""One exception tree with stable reason codes; the CLI maps each family to an exit code.
+
+Leaf module: imports nothing from the project. Codes are a public contract (scripts match on
+them); `docs/reason-codes.md` lists every one and a test keeps the two in step. Add codes,
+never rename or remove them.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Mapping
+
+
+class Reason(str, enum.Enum):
+    """Stable `area.condition` reason codes. The comment names the spec's failure class."""
+
+    # --- malformed or unsupported input (exit 3) ---
+    BUNDLE_MALFORMED_JSON = "bundle.malformed_json"  # E-JSON
+    BUNDLE_UNSUPPORTED_MEDIA_TYPE = "bundle.unsupported_media_type"  # E-MEDIATYPE
+    BUNDLE_ONEOF = "bundle.oneof_conflict"  # E-ONEOF
+    BUNDLE_MISSING_MATERIAL = "bundle.missing_material"  # E-CONTENT-MISSING / E-VM-MISSING
+    BUNDLE_BAD_BASE64 = "bundle.bad_base64"  # E-B64
+    BUNDLE_BAD_INTEGER = "bundle.bad_integer"  # E-INT
+    BUNDLE_EMPTY_CHAIN = "bundle.empty_certificate_chain"  # E-CHAIN-EMPTY
+    BUNDLE_V03_CHAIN = "bundle.v03_certificate_chain"  # E-V03-CHAIN
+    BUNDLE_V01_NO_PROMISE = "bundle.v01_missing_inclusion_promise"  # E-V01-NOPROMISE
+    BUNDLE_NO_INCLUSION_PROOF = "bundle.missing_inclusion_proof"  # E-V02-NOPROOF
+    BUNDLE_CHECKPOINT_MISSING = "bundle.missing_checkpoint"  # E-CHECKPOINT-MISSING
+    BUNDLE_TLOG_NO_BODY = "bundle.missing_canonicalized_body"  # E-TLOG-NOBODY
+    BUNDLE_NO_TIME_SOURCE = "bundle.no_time_source"  # E-NO-TIME (parse-time form)
+    BUNDLE_DSSE_SIGNATURE_COUNT = "bundle.dsse_signature_count"  # E-DSSE-SIGCOUNT
+    BUNDLE_DSSE_PAYLOAD = "bundle.dsse_payload"  # E-DSSE-PAYLOAD
+    BUNDLE_KEY_HINT_MISMATCH = "bundle.key_hint_mismatch"  # E-KEYHINT
+    INPUT_TOO_LARGE = "input.too_large"  # E-LIMIT
+    CERT_MALFORMED = "cert.malformed"  # E-CERT-PARSE
+    SIGNATURE_ENCODING = "signature.bad_encoding"  # E-SIG-ENCODING
+    KEY_MALFORMED = "key.malformed"
+    ARTIFACT_UNREADABLE = "artifact.unreadable"
+    ARTIFACT_BAD_DIGEST = "artifact.bad_digest"
+    TRUSTROOT_MALFORMED = "trustroot.malformed"  # E-TR-* (shape, JSON)
+    TRUSTROOT_UNSUPPORTED_MEDIA_TYPE = "trustroot.unsupported_media_type"  # E-TR-MEDIATYPE
+    TRUSTROOT_LOG_NO_START = "trustroot.log_missing_validity_start"  # E-TR-TLOG-NOSTART
+    TRUSTROOT_LOG_ID_MISMATCH = "trustroot.log_id_mismatch"  # E-TR-LOGID
+    TRUSTROOT_KEY_TYPE_MISMATCH = "trustroot.key_type_mismatch"  # E-TR-KEYTYPE
+
+    # --- a definite "no" (exit 1) ---
+    TLOG_DUPLICATE_ENTRY = "tlog.duplicate_entry"  # E-TLOG-DUP
+    TLOG_KIND_VERSION_MISMATCH = "tlog.kind_version_mismatch"  # E-TLOG-KINDVERSION
+    TLOG_UNSUPPORTED_KIND = "tlog.unsupported_kind"  # E-TLOG-UNSUPPORTED
+    TLOG_THRESHOLD_NOT_MET = "tlog.threshold_not_met"  # E-TLOG-THRESHOLD
+    TLOG_NO_PROOF = "tlog.no_proof"  # E-TLOG-NOPROOF
+    TLOG_SET_INVALID = "tlog.set_invalid"  # E-SET-INVALID
+    TLOG_KEY_VALIDITY = "tlog.key_not_valid_at_time"  # E-TLOG-KEY-VALIDITY
+    TLOG_INCLUSION_PROOF_INVALID = "tlog.inclusion_proof_invalid"  # E-INCLUSION
+    TLOG_CHECKPOINT_ROOT_MISMATCH = "tlog.checkpoint_root_mismatch"  # E-CHECKPOINT-ROOT
+    TLOG_CHECKPOINT_SIGNATURE_INVALID = "tlog.checkpoint_signature_invalid"  # E-CHECKPOINT-SIG
+    TLOG_CHECKPOINT_NO_MATCHING_KEY = "tlog.checkpoint_no_matching_signature"  # E-CHECKPOINT-NOKEY
+    TLOG_CHECKPOINT_MALFORMED = "tlog.checkpoint_malformed"  # E-CHECKPOINT-FORMAT
+    TLOG_NOTE_MALFORMED = "tlog.note_malformed"  # E-NOTE-FORMAT
+    TLOG_ENTRY_MISMATCH = "tlog.entry_mismatch"  # E-TLOG-MISMATCH
+    TLOG_KIND_CONTENT_MISMATCH = "tlog.kind_content_mismatch"  # E-TLOG-KIND-CONTENT
+    TIME_NO_VERIFIED_TIMESTAMP = "time.no_verified_timestamp"  # E-NO-TIME
+    TIME_OUTSIDE_CERT_VALIDITY = "time.outside_certificate_validity"  # E-TIME-OUTSIDE-CERT
+    TIME_IN_FUTURE = "time.in_future"  # E-TIME-FUTURE
+    TIME_THRESHOLD_NOT_MET = "time.threshold_not_met"
+    TSA_INVALID = "tsa.invalid"  # malformed token, bad CMS signature
+    TSA_IMPRINT_MISMATCH = "tsa.imprint_mismatch"  # E-TSA-IMPRINT
+    TSA_UNTRUSTED = "tsa.untrusted"  # E-TSA-UNTRUSTED
+    TSA_VALIDITY = "tsa.not_valid_at_time"  # E-TSA-VALIDITY
+    TSA_WEAK_HASH = "tsa.weak_hash"  # E-TSA-WEAKHASH
+    TSA_DUPLICATE = "tsa.duplicate_timestamp"  # E-TSA-DUP
+    TSA_THRESHOLD_NOT_MET = "tsa.threshold_not_met"
+    CERT_CHAIN_INVALID = "cert.chain_invalid"  # E-CERT-CHAIN
+    CERT_KEY_USAGE = "cert.key_usage"  # E-CERT-KU
+    CERT_EXT_KEY_USAGE = "cert.ext_key_usage"  # E-CERT-EKU
+    SCT_THRESHOLD_NOT_MET = "sct.threshold_not_met"  # E-SCT
+    IDENTITY_MISMATCH = "identity.mismatch"  # E-ID-MISMATCH
+    IDENTITY_ISSUER_CONFLICT = "identity.issuer_conflict"  # E-ID-ISSUER
+    IDENTITY_NO_CERTIFICATE = "identity.no_certificate"  # E-ID-NOCERT
+    SIGNATURE_INVALID = "signature.invalid"  # E-SIG-INVALID
+    ARTIFACT_DIGEST_MISMATCH = "artifact.digest_mismatch"  # E-DIGEST-MISMATCH
+    DSSE_SUBJECT_MISMATCH = "dsse.subject_mismatch"  # E-INTOTO-SUBJECT
+    DSSE_PAYLOAD_TYPE = "dsse.payload_type"  # E-DSSE-TYPE
+    ED25519_NEEDS_ARTIFACT = "signature.ed25519_needs_artifact"  # E-ED25519-NEEDS-ARTIFACT
+    ALGORITHM_UNSUPPORTED = "algorithm.unsupported"  # E-ALG-UNSUPPORTED
+    KEY_UNKNOWN = "key.unknown"  # E-KEY-UNKNOWN
+    POLICY_INVALID = "policy.invalid"
+
+    # --- trust root state (exit 4) ---
+    TRUSTROOT_NOT_FOUND = "trustroot.not_found"
+    TRUSTROOT_STALE = "trustroot.stale"
+    TUF_EXPIRED = "trustroot.tuf_expired"
+    TUF_ROLLBACK = "trustroot.tuf_rollback"
+    TUF_UNSIGNED = "trustroot.tuf_unsigned"
+    TUF_BAD_METADATA = "trustroot.tuf_bad_metadata"
+    TUF_HASH_MISMATCH = "trustroot.tuf_hash_mismatch"
+    TUF_MEDIA_INCOMPLETE = "trustroot.tuf_media_incomplete"
+    TUF_FETCH_FAILED = "trustroot.fetch_failed"
+    TRUST_NAME_UNKNOWN = "trustroot.unknown_trust"
+    TRUST_STORE_ERROR = "trustroot.store_error"
+
+    # --- token (exit 5) ---
+    HSM_LIBRARY_NOT_FOUND = "hsm.library_not_found"
+    HSM_TOKEN_NOT_FOUND = "hsm.token_not_found"
+    HSM_PIN_INCORRECT = "hsm.pin_incorrect"
+    HSM_PIN_MISSING = "hsm.pin_missing"
+    HSM_KEY_NOT_FOUND = "hsm.key_not_found"
+    HSM_KEY_AMBIGUOUS = "hsm.key_ambiguous"
+    HSM_KEY_UNUSABLE = "hsm.key_unusable"
+    HSM_MECHANISM_UNSUPPORTED = "hsm.mechanism_unsupported"
+    HSM_URI_INVALID = "hsm.uri_invalid"
+    HSM_DEVICE_ERROR = "hsm.device_error"
+    HSM_KEY_EXISTS = "hsm.key_exists"
+    HSM_SELF_CHECK_FAILED = "hsm.self_check_failed"
+    TSA_REQUEST_FAILED = "tsa.request_failed"
+
+
+class AirsealError(Exception):
+    """Root of every error airseal reports to a person. `exit_code` is the CLI's exit status."""
+
+    exit_code = 70
+
+    def __init__(
+        self,
+        reason: Reason,
+        detail: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        check: str | None = None,
+    ) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.context: dict[str, Any] = dict(context or {})
+        self.check = check
+
+
+class VerificationError(AirsealError):
+    """The bundle does not prove what was asked (exit 1)."""
+
+    exit_code = 1
+
+
+class InputError(AirsealError):
+    """Malformed or unsupported input: bundle, key, certificate, trusted root file (exit 3)."""
+
+    exit_code = 3
+
+
+class TrustRootError(AirsealError):
+    """Trust root missing, expired, or a TUF refresh refused (exit 4)."""
+
+    exit_code = 4
+
+
+class HsmError(AirsealError):
+    """Token problem: module, token, PIN, key, mechanism (exit 5)."""
+
+    exit_code = 5
+
+
+EXIT_OK = 0
+EXIT_REJECTED = VerificationError.exit_code
+EXIT_USAGE = 2
+EXIT_INPUT = InputError.exit_code
+EXIT_TRUST = TrustRootError.exit_code
+EXIT_HSM = HsmError.exit_code
+EXIT_INTERNAL = 70
+
+__all__ = [
+    "AirsealError",
+    "EXIT_HSM",
+    "EXIT_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_REJECTED",
+    "EXIT_TRUST",
+    "EXIT_USAGE",
+    "HsmError",
+    "InputError",
+    "Reason",
+    "TrustRootError",
+    "VerificationError",
+]
