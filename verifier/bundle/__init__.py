@@ -1,0 +1,1 @@
+"""Sigstore bundle: frozen model and strict parser."""
