@@ -122,12 +122,14 @@ def _load_log(obj: Obj, *, rekor: bool) -> TransparencyLog:
         base_url=base_url,
         key_details=key_details,
         public_key=key,
-        spki_der=spki,
+        spki_der=key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
         valid_for=validity,
         log_id=log_id,
         checkpoint_key_id=checkpoint_key_id,
         operator=obj.str("operator", required=False) or None,
     )
+    # Legacy entries (staging's RSA CT log) carry a bare PKCS#1 key; ids are over the SPKI form.
+    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     spki_hash = hashlib.sha256(spki).digest()
     if log_id != spki_hash:
         # Not a v1/RFC 6962 id: it must be the signed-note key id of a Rekor v2 log (§2.3).
