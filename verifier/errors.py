@@ -98,6 +98,8 @@ class Reason(str, enum.Enum):
     TUF_FETCH_FAILED = "trustroot.fetch_failed"
     TRUST_NAME_UNKNOWN = "trustroot.unknown_trust"
     TRUST_STORE_ERROR = "trustroot.store_error"
+    TUF_OVERSIZED = "trustroot.tuf_oversized"
+    TUF_MEDIA_UNSAFE = "trustroot.tuf_media_unsafe"
 
     # --- token (exit 5) ---
     HSM_LIBRARY_NOT_FOUND = "hsm.library_not_found"

@@ -1,0 +1,170 @@
+"""One seam over cryptography's signature APIs: verify-or-raise with reason codes. Leaf-level.
+
+Every signature check in the verifier goes through here so that InvalidSignature and
+unsupported key types become reason-coded errors in exactly one place.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from verifier.errors import Reason, VerificationError
+from verifier.trustroot.model import TransparencyLog
+
+HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+# Sigstore's HashAlgorithm enum names <-> hashlib names.
+ENUM_TO_HASH = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
+HASH_TO_ENUM = {v: k for k, v in ENUM_TO_HASH.items()}
+
+
+def key_hash_name(key: PublicKeyTypes) -> Optional[str]:
+    """The hash the algorithm registry pairs with a key (None: Ed25519 signs the message)."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}.get(key.curve.name, "sha256")
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return None
+    return "sha256"
+
+
+def describe_key(key: PublicKeyTypes) -> str:
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"ECDSA {key.curve.name}"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    return type(key).__name__
+
+
+def is_supported_key(key: PublicKeyTypes) -> bool:
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return key.curve.name in ("secp256r1", "secp384r1", "secp521r1")
+    if isinstance(key, rsa.RSAPublicKey):
+        return key.key_size >= 2048
+    return isinstance(key, ed25519.Ed25519PublicKey)
+
+
+def _invalid(what: str, check: str, reason: Reason = Reason.SIGNATURE_INVALID) -> VerificationError:
+    return VerificationError(reason, f"{what} does not verify", check=check)
+
+
+def verify_over_data(
+    key: PublicKeyTypes,
+    signature: bytes,
+    data: bytes,
+    *,
+    hash_name: Optional[str] = None,
+    what: str = "signature",
+    check: str = "signature",
+) -> None:
+    """Verify a signature over a message (hashing it here when the scheme hashes).
+
+    RSA accepts PKCS#1 v1.5 and, failing that, PSS (salt length auto), since both are in use.
+    """
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, data)
+            return
+        name = hash_name or key_hash_name(key) or "sha256"
+        algorithm = HASHES[name]()
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            _require_der_ecdsa(signature, what, check)
+            key.verify(signature, data, ec.ECDSA(algorithm))
+            return
+        if isinstance(key, rsa.RSAPublicKey):
+            _verify_rsa(key, signature, data, algorithm, prehashed=False)
+            return
+    except InvalidSignature as exc:
+        raise _invalid(what, check) from exc
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        raise _invalid(what, check) from exc
+    raise VerificationError(
+        Reason.ALGORITHM_UNSUPPORTED, f"{describe_key(key)} keys are not supported", check=check
+    )
+
+
+def verify_over_digest(
+    key: PublicKeyTypes,
+    signature: bytes,
+    digest: bytes,
+    hash_name: str,
+    *,
+    what: str = "signature",
+    check: str = "signature",
+) -> None:
+    """Verify a signature over a precomputed digest (ECDSA, RSA). Ed25519 cannot do this."""
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        raise VerificationError(
+            Reason.ED25519_NEEDS_ARTIFACT,
+            "an Ed25519 signature covers the whole artifact: give the artifact, not its digest",
+            check=check,
+        )
+    algorithm = HASHES[hash_name]()
+    if len(digest) != algorithm.digest_size:
+        raise _invalid(what, check)
+    prehashed = utils.Prehashed(algorithm)
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            _require_der_ecdsa(signature, what, check)
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+            return
+        if isinstance(key, rsa.RSAPublicKey):
+            _verify_rsa(key, signature, digest, prehashed, prehashed=True)
+            return
+    except InvalidSignature as exc:
+        raise _invalid(what, check) from exc
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        raise _invalid(what, check) from exc
+    raise VerificationError(Reason.ALGORITHM_UNSUPPORTED, f"{describe_key(key)} keys are not supported", check=check)
+
+
+def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm: object, *, prehashed: bool) -> None:
+    try:
+        key.verify(signature, data, padding.PKCS1v15(), algorithm)  # type: ignore[arg-type]
+        return
+    except InvalidSignature:
+        pass
+    mgf_hash = algorithm._algorithm if prehashed else algorithm  # type: ignore[attr-defined]
+    key.verify(
+        signature,
+        data,
+        padding.PSS(mgf=padding.MGF1(mgf_hash), salt_length=padding.PSS.AUTO),  # type: ignore[arg-type]
+        algorithm,  # type: ignore[arg-type]
+    )
+
+
+def _require_der_ecdsa(signature: bytes, what: str, check: str) -> None:
+    """Refuse non-DER or trailing-garbage ECDSA signatures (spec §1.5, E-SIG-ENCODING)."""
+    try:
+        r, s = utils.decode_dss_signature(signature)
+        canonical = utils.encode_dss_signature(r, s)
+    except ValueError as exc:
+        raise VerificationError(
+            Reason.SIGNATURE_INVALID, f"{what} is not a DER-encoded ECDSA signature", check=check
+        ) from exc
+    if canonical != signature:
+        raise VerificationError(
+            Reason.SIGNATURE_INVALID, f"{what} is not a DER-encoded ECDSA signature", check=check
+        )
+
+
+_LOG_HASH = {
+    "PKIX_ECDSA_P384_SHA_384": "sha384",
+    "PKIX_ECDSA_P521_SHA_512": "sha512",
+}
+
+
+def verify_log_signature(log: TransparencyLog, signature: bytes, data: bytes, *, check: str = "tlog") -> None:
+    """A log's signature over `data` (checkpoint text, SET payload, SCT input)."""
+    verify_over_data(
+        log.public_key, signature, data, hash_name=_LOG_HASH.get(log.key_details, "sha256"), what="log signature", check=check
+    )

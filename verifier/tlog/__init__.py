@@ -1,0 +1,1 @@
+"""Transparency-log evidence: Merkle inclusion, signed-note checkpoints, entry bodies, SETs."""
