@@ -1,0 +1,429 @@
+"""`airseal sign`, `airseal attest` and `airseal hsm ...`: the token-facing commands.
+
+Only click and cli_common are imported at module level: `airseal sign` is run once per file
+by some pipelines, so pkcs11, cryptography and asn1crypto load inside the command bodies, and
+tuf never loads on this path. Errors are mapped to exit codes by `run_guarded` (token
+problems exit 5); a PIN is never taken on argv (cli.md) and never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from verifier.cli_common import emit_json, run_guarded, warn
+
+ENV_PASSPHRASE = "AIRSEAL_KEY_PASSPHRASE"
+KEY_TYPE_CHOICES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
+
+
+def _parse(uri: str) -> Any:
+    from hsm.uri import parse_uri
+
+    return parse_uri(uri)
+
+
+# --------------------------------------------------------------------------- sign
+
+
+@click.command()
+@click.option("--key", "key_uri", required=True, metavar="URI", help="pkcs11: URI of the signing key.")
+@click.option("--bundle", "bundle_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Bundle path (one artifact only). Default: ARTIFACT.sigstore.json.")
+@click.option("--signature", "signature_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the raw signature, base64 text as cosign does (one artifact only).")
+@click.option("--certificate", "certificate_pem", type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM certificate for the token key; goes into the bundle instead of a key hint.")
+@click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority to timestamp each signature.")
+@click.option("--rsa-pss", is_flag=True, help="RSA keys: sign with RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32).")
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def sign(
+    key_uri: str,
+    bundle_out: Path | None,
+    signature_out: Path | None,
+    certificate_pem: Path | None,
+    tsa_url: str | None,
+    rsa_pss: bool,
+    artifacts: tuple[Path, ...],
+) -> None:
+    """Sign ARTIFACT... with a token key; write a Sigstore v0.3 bundle per artifact.
+
+    The artifact is hashed on this machine (SHA-256; SHA-384 for P-384 keys) and only the
+    digest goes to the token. Ed25519 signs the whole file, so it is read into memory
+    (at most 256 MiB). All artifacts share one login. The PIN comes from the URI's
+    pin-source, AIRSEAL_PKCS11_PIN, or a terminal prompt.
+
+    \b
+    Example:
+      export AIRSEAL_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so
+      airseal sign --key 'pkcs11:token=release;object=signing-key' dist/*.tar.gz
+    """
+    if len(artifacts) > 1 and (bundle_out is not None or signature_out is not None):
+        raise click.UsageError("--bundle and --signature name one file: use them with a single ARTIFACT")
+    run_guarded(lambda: _sign(key_uri, bundle_out, signature_out, certificate_pem, tsa_url, rsa_pss, artifacts))
+
+
+def _sign(
+    key_uri: str,
+    bundle_out: Path | None,
+    signature_out: Path | None,
+    certificate_pem: Path | None,
+    tsa_url: str | None,
+    rsa_pss: bool,
+    artifacts: tuple[Path, ...],
+) -> None:
+    from hsm.signer import open_signer
+    from verifier import signing
+
+    signer = open_signer(_parse(key_uri), rsa_pss=rsa_pss, warn=warn)
+    material_args = _identity_material(signer, certificate_pem)
+    for artifact in artifacts:
+        digest, signature = signing.sign_artifact(signer, artifact)
+        timestamps = _timestamps(tsa_url, signature)
+        material = signing.verification_material(rfc3161_responses=timestamps, **material_args)
+        bundle = signing.message_signature_bundle(digest, signature, material)
+        target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
+        signing.write_atomic(target, signing.dump_bundle_json(bundle))
+        if signature_out is not None:
+            signing.write_atomic(signature_out, (signing.b64(signature) + "\n").encode("ascii"))
+        click.echo(f"signed {artifact} -> {target} ({signer.key_type}, {_who(material_args)})")
+
+
+def _identity_material(signer: Any, certificate_pem: Path | None) -> dict[str, Any]:
+    """Key hint, or the certificate's DER after checking it certifies the token key."""
+    from hsm.keys import key_hint, spki_der
+
+    if certificate_pem is None:
+        return {"key_hint": key_hint(signer.public_key())}
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from verifier.errors import HsmError, InputError, Reason
+
+    try:
+        cert = x509.load_pem_x509_certificate(certificate_pem.read_bytes())
+    except OSError as exc:
+        raise InputError(Reason.CERT_MALFORMED, f"cannot read {certificate_pem}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise InputError(Reason.CERT_MALFORMED, f"{certificate_pem} is not a PEM certificate: {exc}") from exc
+    cert_spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if cert_spki != spki_der(signer.public_key()):
+        raise HsmError(
+            Reason.HSM_KEY_UNUSABLE,
+            f"the certificate {certificate_pem} is for a different key than the token key: pass the"
+            " certificate issued for this key, or drop --certificate",
+        )
+    return {"certificate_der": cert.public_bytes(serialization.Encoding.DER)}
+
+
+def _who(material_args: dict[str, Any]) -> str:
+    if "key_hint" in material_args:
+        return f"key id {material_args['key_hint']}"
+    return "with certificate"
+
+
+def _timestamps(tsa_url: str | None, signature: bytes) -> list[bytes] | None:
+    if tsa_url is None:
+        return None
+    from verifier.tsa_client import request_timestamp
+
+    return [request_timestamp(tsa_url, signature)]
+
+
+# --------------------------------------------------------------------------- attest
+
+
+@click.command()
+@click.option("--key", "key_uri", required=True, metavar="URI", help="pkcs11: URI of the signing key.")
+@click.option("--predicate", "predicate_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON file with the predicate.")
+@click.option("--predicate-type", required=True, metavar="URI", help="e.g. https://slsa.dev/provenance/v1")
+@click.option("--bundle", "bundle_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Bundle path. Default: ARTIFACT.sigstore.json.")
+@click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority to timestamp the signature.")
+@click.option("--rsa-pss", is_flag=True, help="RSA keys: sign with RSASSA-PSS.")
+@click.argument("artifact", type=click.Path(dir_okay=False, path_type=Path))
+def attest(
+    key_uri: str,
+    predicate_file: Path,
+    predicate_type: str,
+    bundle_out: Path | None,
+    tsa_url: str | None,
+    rsa_pss: bool,
+    artifact: Path,
+) -> None:
+    """Sign an in-toto Statement v1 about ARTIFACT as a DSSE envelope in a v0.3 bundle.
+
+    The subject is the artifact's file name and SHA-256; the predicate is read from the
+    JSON file. ECDSA/RSA sign the hash of DSSE's PAE; Ed25519 signs PAE itself.
+
+    \b
+    Example:
+      airseal attest --key 'pkcs11:token=release;object=signing-key' \\
+        --predicate provenance.json --predicate-type https://slsa.dev/provenance/v1 app.tar.gz
+    """
+    run_guarded(lambda: _attest(key_uri, predicate_file, predicate_type, bundle_out, tsa_url, rsa_pss, artifact))
+
+
+def _attest(
+    key_uri: str,
+    predicate_file: Path,
+    predicate_type: str,
+    bundle_out: Path | None,
+    tsa_url: str | None,
+    rsa_pss: bool,
+    artifact: Path,
+) -> None:
+    from verifier import signing
+
+    predicate = _load_predicate(predicate_file)
+    if not predicate_type.strip():
+        raise click.UsageError("--predicate-type must not be empty")
+    digest = signing.hash_artifact(artifact, "sha256")  # before the login: fail fast on bad input
+    from hsm.keys import key_hint
+    from hsm.signer import open_signer
+
+    signer = open_signer(_parse(key_uri), rsa_pss=rsa_pss, warn=warn)
+    payload = signing.in_toto_statement(artifact.name, digest.digest.hex(), predicate_type, predicate)
+    signature = signing.sign_pae(signer, signing.IN_TOTO_PAYLOAD_TYPE, payload)
+    material = signing.verification_material(
+        key_hint=key_hint(signer.public_key()), rfc3161_responses=_timestamps(tsa_url, signature)
+    )
+    bundle = signing.dsse_bundle(payload, signing.IN_TOTO_PAYLOAD_TYPE, signature, material)
+    target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
+    signing.write_atomic(target, signing.dump_bundle_json(bundle))
+    click.echo(f"attested {artifact} -> {target} ({signer.key_type}, predicate {predicate_type})")
+
+
+def _load_predicate(path: Path) -> Any:
+    from verifier.errors import InputError, Reason
+
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as exc:
+        raise InputError(Reason.ARTIFACT_UNREADABLE, f"cannot read predicate {path}: {exc.strerror or exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(Reason.ARTIFACT_UNREADABLE, f"predicate {path} is not JSON: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- hsm group
+
+
+@click.group()
+def hsm() -> None:
+    """Manage keys on a PKCS#11 token (SoftHSM, YubiHSM 2, Nitrokey, Luna, CloudHSM...).
+
+    \b
+    Example:
+      airseal hsm tokens --module /usr/lib/softhsm/libsofthsm2.so
+    """
+
+
+@hsm.command("tokens")
+@click.option("--module", "module_path", type=click.Path(dir_okay=False), metavar="PATH",
+              help="PKCS#11 module. Default: $AIRSEAL_PKCS11_MODULE.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def hsm_tokens(module_path: str | None, as_json: bool) -> None:
+    """List the tokens a PKCS#11 module offers, with a URI for each.
+
+    \b
+    Example:
+      airseal hsm tokens --module /usr/lib/softhsm/libsofthsm2.so
+    """
+
+    def body() -> None:
+        from hsm.token import list_tokens, resolve_module
+        from hsm.uri import Pkcs11Uri
+
+        path = resolve_module(Pkcs11Uri(), module_path)
+        tokens = list_tokens(path)
+        if as_json:
+            emit_json({
+                "schema": "airseal.v1",
+                "module": path,
+                "tokens": [
+                    {"label": t.label, "serial": t.serial, "model": t.model, "manufacturer": t.manufacturer,
+                     "slot_id": t.slot_id, "initialized": t.initialized, "uri": t.uri.display()}
+                    for t in tokens
+                ],
+            })
+            return
+        if not tokens:
+            click.echo(f"no tokens in {path}")
+        for t in tokens:
+            state = "" if t.initialized else "  (not initialized)"
+            click.echo(f"{t.label or '-'}\tserial {t.serial or '-'}\t{t.model}\tslot {t.slot_id}{state}\t{t.uri.display()}")
+
+    run_guarded(body, as_json=as_json)
+
+
+@hsm.command("keys")
+@click.argument("uri")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def hsm_keys(uri: str, as_json: bool) -> None:
+    """List the keys on the token URI selects, one full URI per key (never with a PIN).
+
+    Without a PIN only public keys are listed (with a warning).
+
+    \b
+    Example:
+      airseal hsm keys 'pkcs11:token=release?module-path=/usr/lib/softhsm/libsofthsm2.so'
+    """
+
+    def body() -> None:
+        from hsm.keys import list_keys
+        from hsm.token import open_token
+        from verifier.errors import HsmError, Reason
+
+        parsed = _parse(uri)
+        try:
+            opened = open_token(parsed, login=True, warn=warn)
+        except HsmError as err:
+            if err.reason is not Reason.HSM_PIN_MISSING:
+                raise
+            warn("no PIN available: listing public objects only")
+            opened = open_token(parsed, login=False, warn=warn)
+        entries = list_keys(opened, parsed)
+        if as_json:
+            emit_json({
+                "schema": "airseal.v1",
+                "keys": [
+                    {"label": e.label, "id": e.id.hex(), "type": e.key_type, "private": e.has_private,
+                     "public": e.has_public, "uri": e.uri.display()}
+                    for e in entries
+                ],
+            })
+            return
+        if not entries:
+            click.echo(f"no keys match {parsed.display()}", err=True)
+        for e in entries:
+            halves = "+".join(h for h, ok in (("private", e.has_private), ("public", e.has_public)) if ok)
+            click.echo(f"{e.uri.display()}\t{e.key_type}\t{halves}")
+
+    run_guarded(body, as_json=as_json)
+
+
+@hsm.command("keygen")
+@click.argument("uri")
+@click.option("--type", "key_type", required=True, type=click.Choice(KEY_TYPE_CHOICES), help="Key type.")
+def hsm_keygen(uri: str, key_type: str) -> None:
+    """Generate a signing key pair on the token: persistent, sensitive, non-extractable.
+
+    URI needs object=LABEL; id= is random (8 bytes) unless given. Refuses to reuse a label
+    or id that already exists on the token.
+
+    \b
+    Example:
+      airseal hsm keygen 'pkcs11:token=release;object=signing-key' --type ec-p256
+    """
+
+    def body() -> None:
+        from hsm.keygen import generate_key
+        from hsm.keys import key_hint
+        from hsm.token import open_token
+
+        parsed = _parse(uri)
+        opened = open_token(parsed, login=True, rw=True, warn=warn)
+        key = generate_key(opened, parsed, key_type)
+        _print_new_key(opened, parsed, key, key_hint(key.public_key))
+
+    run_guarded(body)
+
+
+@hsm.command("import")
+@click.argument("uri")
+@click.option("--pem", "pem_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM private key: PKCS#8, PKCS#1 or SEC1; encrypted ones use $AIRSEAL_KEY_PASSPHRASE or a prompt.")
+def hsm_import(uri: str, pem_file: Path) -> None:
+    """Import a PEM private key into the token as a non-extractable signing key.
+
+    The public half is stored too. Delete the PEM file afterwards if the token copy is meant
+    to be the only one.
+
+    \b
+    Example:
+      AIRSEAL_KEY_PASSPHRASE=... airseal hsm import 'pkcs11:token=release;object=old-key' --pem key.pem
+    """
+
+    def body() -> None:
+        from hsm.importer import import_key
+        from hsm.keys import key_hint
+        from hsm.token import open_token
+        from verifier.errors import InputError, Reason
+
+        parsed = _parse(uri)
+        try:
+            pem = pem_file.read_bytes()
+        except OSError as exc:
+            raise InputError(Reason.KEY_MALFORMED, f"cannot read {pem_file}: {exc.strerror or exc}") from exc
+        opened = open_token(parsed, login=True, rw=True, warn=warn)
+        key = import_key(opened, parsed, pem, _passphrase)
+        _print_new_key(opened, parsed, key, key_hint(key.public_key))
+
+    run_guarded(body)
+
+
+def _passphrase() -> bytes:
+    from verifier.errors import InputError, Reason
+
+    value = os.environ.get(ENV_PASSPHRASE)
+    if value:
+        return value.encode("utf-8")
+    import sys
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        return str(click.prompt("PEM passphrase", hide_input=True, err=True)).encode("utf-8")
+    raise InputError(
+        Reason.KEY_MALFORMED,
+        f"the PEM key is encrypted: set {ENV_PASSPHRASE} (no terminal to prompt on)",
+    )
+
+
+def _print_new_key(opened: Any, parsed: Any, key: Any, hint: str) -> None:
+    import dataclasses
+
+    uri = dataclasses.replace(
+        parsed.token_part(), token=opened.label, object=key.label, id=key.id, pin_source=parsed.pin_source
+    )
+    click.echo(f"{uri.display()}\t{key.key_type}\tkey id {hint}")
+
+
+@hsm.command("pubkey")
+@click.argument("uri")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the PEM here (atomically) instead of stdout.")
+def hsm_pubkey(uri: str, out_file: Path | None) -> None:
+    """Export the public key URI names as SubjectPublicKeyInfo PEM.
+
+    Reads the token's public-key object without a PIN when there is one.
+
+    \b
+    Example:
+      airseal hsm pubkey 'pkcs11:token=release;object=signing-key' --out signing-key.pub.pem
+    """
+
+    def body() -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        from hsm.keys import public_key_for_uri
+
+        key = public_key_for_uri(uri, warn=warn)
+        pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if out_file is None:
+            click.echo(pem.decode("ascii"), nl=False)
+            return
+        from verifier.signing import write_atomic
+
+        write_atomic(out_file, pem)
+        click.echo(f"wrote {out_file}", err=True)
+
+    run_guarded(body)
+
+
+__all__ = ["attest", "hsm", "sign"]

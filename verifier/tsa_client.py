@@ -1,0 +1,114 @@
+"""RFC 3161 client for `airseal sign --tsa-url`: request a timestamp over signature bytes.
+
+Owns the TimeStampReq (SHA-256 imprint, certReq, random nonce), the HTTP POST (stdlib urllib,
+imported only when a timestamp is requested so the sign path stays light), and the sanity
+checks on the reply: status granted, same nonce, same imprint. It does not verify the TSA's
+CMS signature or chain: that is the verifier's job against a trusted root (verifier/tsa.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from asn1crypto import tsp
+
+from verifier.errors import HsmError, Reason
+
+CONTENT_TYPE_QUERY = "application/timestamp-query"
+CONTENT_TYPE_REPLY = "application/timestamp-reply"
+MAX_RESPONSE_BYTES = 1 << 20
+TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class TimestampRequest:
+    der: bytes
+    nonce: int
+    imprint: bytes
+    """SHA-256 of the timestamped bytes."""
+
+
+def build_request(data: bytes) -> TimestampRequest:
+    """A DER TimeStampReq over SHA-256(data), asking for the TSA certificate, with a nonce."""
+    imprint = hashlib.sha256(data).digest()
+    nonce = secrets.randbits(63) | 1  # positive and non-zero
+    request = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": imprint},
+            "nonce": nonce,
+            "cert_req": True,
+        }
+    )
+    return TimestampRequest(request.dump(), nonce, imprint)
+
+
+def check_response(request: TimestampRequest, der: bytes) -> bytes:
+    """Check a TimeStampResp against its request; returns the response DER unchanged.
+
+    Raises:
+        HsmError: `tsa.request_failed` if not granted, malformed, or nonce/imprint differ.
+    """
+    try:
+        response = tsp.TimeStampResp.load(der)
+        status = response["status"]["status"].native
+        if status not in ("granted", "granted_with_mods"):
+            text = response["status"]["status_string"].native
+            raise _failed(f"the TSA refused the request: status {status}" + (f" ({'; '.join(text)})" if text else ""))
+        token = response["time_stamp_token"]
+        if token.native is None:
+            raise _failed("the TSA reply has no timestamp token")
+        info = token["content"]["encap_content_info"]["content"].parsed
+        nonce = info["nonce"].native
+        imprint = info["message_imprint"]
+        algorithm = imprint["hash_algorithm"]["algorithm"].native
+        hashed = imprint["hashed_message"].native
+    except HsmError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _failed(f"the TSA reply is not a valid TimeStampResp: {exc}") from exc
+    if nonce != request.nonce:
+        raise _failed("the TSA reply's nonce differs from the request's: refusing it")
+    if algorithm != "sha256" or hashed != request.imprint:
+        raise _failed("the TSA timestamped something other than this signature: refusing it")
+    return der
+
+
+def request_timestamp(url: str, data: bytes, *, timeout: float = TIMEOUT_SECONDS) -> bytes:
+    """POST a TimeStampReq over `data` to `url`; returns the checked TimeStampResp DER.
+
+    Raises:
+        HsmError: `tsa.request_failed` for network errors, HTTP errors and bad replies.
+    """
+    import urllib.error
+    import urllib.request
+
+    if not url.lower().startswith(("http://", "https://")):
+        raise _failed(f"--tsa-url must be an http(s) URL, got {url!r}")
+    request = build_request(data)
+    http_request = urllib.request.Request(
+        url,
+        data=request.der,
+        method="POST",
+        headers={"Content-Type": CONTENT_TYPE_QUERY, "Accept": CONTENT_TYPE_REPLY},
+    )
+    try:
+        with urllib.request.urlopen(http_request, timeout=timeout) as reply:  # noqa: S310 - scheme checked
+            body = reply.read(MAX_RESPONSE_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise _failed(f"the TSA at {url} answered HTTP {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise _failed(f"cannot reach the TSA at {url}: {reason}") from exc
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise _failed(f"the TSA reply is larger than {MAX_RESPONSE_BYTES} bytes")
+    return check_response(request, body)
+
+
+def _failed(message: str) -> HsmError:
+    return HsmError(Reason.TSA_REQUEST_FAILED, message)
+
+
+__all__ = ["TimestampRequest", "build_request", "check_response", "request_timestamp"]
