@@ -140,20 +140,28 @@ def _parse(der: bytes) -> _Token:
 
 
 def _parse_unchecked(der: bytes) -> _Token:
-    from asn1crypto import cms, tsp  # lazy: only bundles with timestamps pay for it
+    from asn1crypto import cms, core, tsp  # lazy: only bundles with timestamps pay for it
 
     if not isinstance(der, (bytes, bytearray)):
         raise TypeError("signed timestamp must be bytes")
-    resp = tsp.TimeStampResp.load(bytes(der), strict=True)
-    status = resp["status"]["status"].native
+    # The status comes first and a refusal carries no token, which asn1crypto's TimeStampResp
+    # (token not OPTIONAL there) cannot load: read the status on its own.
+    outer = core.Sequence.load(bytes(der), strict=True)
+    if len(outer) not in (1, 2):
+        raise _fail(Reason.TSA_INVALID, "TimeStampResp must have a status and at most a token")
+    status_info = tsp.PKIStatusInfo.load(outer[0].dump(), strict=True)
+    status = status_info["status"].native
     if status not in ("granted", "granted_with_mods"):
-        text = resp["status"]["status_string"].native
         raise _fail(
             Reason.TSA_INVALID,
             f"TimeStampResp status is {status!r}, not granted",
             status=status,
-            status_string=text,
+            status_string=status_info["status_string"].native,
+            fail_info=sorted(status_info["fail_info"].native or ()),
         )
+    if len(outer) != 2:
+        raise _fail(Reason.TSA_INVALID, "granted TimeStampResp has no timeStampToken")
+    resp = tsp.TimeStampResp.load(bytes(der), strict=True)
     token = resp["time_stamp_token"]
     if not isinstance(token, cms.ContentInfo) or token.native is None:
         raise _fail(Reason.TSA_INVALID, "TimeStampResp has no timeStampToken")
