@@ -839,7 +839,9 @@ class Faults:
     """Time-stamp these bytes instead of the signature."""
     tsa_at: Optional[_dt.datetime] = None
     tsa_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments for `tests.support.tsa` `timestamp()`."""
+    """Extra keyword arguments for `TimestampAuthority.timestamp()` (`embed_cert`, `hash_name`)."""
+    tsa_authority: Any = None
+    """Time-stamp with this authority instead of the instance's (`make_tsa()`, `tsa.untrusted_twin()`)."""
     chain: str = "leaf"
     """v0.1/0.2 chain contents: "leaf", "leaf+intermediate", "full", "empty"."""
     message_digest: Optional[bool] = True
@@ -878,6 +880,13 @@ class VirtualSigstore:
             self._tsa = _make_tsa(tsa_mod, self.name)
         return self._tsa
 
+    def make_tsa(self, **options: Any) -> Any:
+        """Another TSA (e.g. a profile fault: `leaf_eku_critical=False`); not in the trusted root
+        unless passed to `trusted_root(extra_tsas=[...])`. Options go to `TimestampAuthority.create`."""
+        from tests.support import tsa as tsa_mod
+
+        return _make_tsa(tsa_mod, self.name, **options)
+
     def tsa_available(self) -> bool:
         try:
             self.tsa  # noqa: B018
@@ -903,6 +912,8 @@ class VirtualSigstore:
         tsas: Optional[bool] = None,
         tlog_validity: Optional[tuple[_dt.datetime, Optional[_dt.datetime]]] = None,
         ca_validity: Optional[tuple[_dt.datetime, Optional[_dt.datetime]]] = None,
+        tsa_entry_options: Optional[dict[str, Any]] = None,
+        extra_tsas: Sequence[Any] = (),
     ) -> dict[str, Any]:
         """`application/vnd.dev.sigstore.trustedroot+json;version=0.1` dict for this instance."""
         start, end = tlog_validity or (TRUST_START, None)
@@ -932,7 +943,9 @@ class VirtualSigstore:
         if tsas is None:
             tsas = self._with_tsa and self.tsa_available()
         if tsas:
-            out["timestampAuthorities"].append(self.tsa.trusted_root_entry())
+            out["timestampAuthorities"].append(self.tsa.trusted_root_entry(**(tsa_entry_options or {})))
+        for extra in extra_tsas:
+            out["timestampAuthorities"].append(extra.trusted_root_entry())
         return out
 
     # ---- signing ---------------------------------------------------------------------------
@@ -972,7 +985,10 @@ class VirtualSigstore:
         return {"certificate": {"rawBytes": b64(cert_der(cert))}}
 
     def _timestamps(self, sig: bytes, at: _dt.datetime, faults: Faults) -> dict[str, Any]:
-        der = self.tsa.timestamp(faults.tsa_over if faults.tsa_over is not None else sig, at=faults.tsa_at or at, **faults.tsa_kwargs)
+        authority = faults.tsa_authority or self.tsa
+        der = authority.timestamp(
+            faults.tsa_over if faults.tsa_over is not None else sig, at=faults.tsa_at or at, **faults.tsa_kwargs
+        )
         return {"rfc3161Timestamps": [{"signedTimestamp": b64(der)}]}
 
     def sign_artifact(
@@ -1146,18 +1162,15 @@ class VirtualSigstore:
         return entry
 
 
-def _make_tsa(tsa_mod: Any, name: str) -> Any:
-    """Instantiate the TSA from tests/support/tsa.py, whatever its constructor looks like."""
-    for attr in ("VirtualTSA", "TimestampAuthority", "OpenSSLTSA", "TSA"):
-        cls = getattr(tsa_mod, attr, None)
-        if cls is not None:
-            try:
-                return cls(name=name)
-            except TypeError:
-                return cls()
-    if hasattr(tsa_mod, "timestamp") and hasattr(tsa_mod, "trusted_root_entry"):
-        return tsa_mod
-    raise ImportError("tests.support.tsa has no recognised TSA class")
+def _make_tsa(tsa_mod: Any, name: str, **options: Any) -> Any:
+    """A `tests.support.tsa.TimestampAuthority` named after this instance."""
+    opts: dict[str, Any] = {
+        "organization": f"{name}.dev",
+        "common_name": f"{name} TSA",
+        "uri": f"https://tsa.{name}.test/api/v1/timestamp",
+    }
+    opts.update(options)
+    return tsa_mod.TimestampAuthority.create(**opts)
 
 
 # --------------------------------------------------------------------------------------------

@@ -283,3 +283,28 @@ def test_cross_check_with_sigstore_python(vs: VirtualSigstore, tmp_path) -> None
         verifier.verify_artifact(b"hello", sig_models.Bundle.from_json(json.dumps(b)), pol)
     b = vs.attest(b"hello")
     verifier.verify_dsse(sig_models.Bundle.from_json(json.dumps(b)), pol)
+
+
+def test_cross_check_rekor_v2_with_sigstore_python(tmp_path) -> None:
+    """sigstore-python accepts the fixture's Rekor v2 + RFC 3161 bundles (Ed25519 and ECDSA logs).
+
+    The TSA tokens are minted without embedded certificates: rfc3161-client insists on DER
+    ordering of the SignedData `certificates` SET, which `openssl ts -reply` does not produce.
+    """
+    sig_models = pytest.importorskip("sigstore.models")
+    sig_verify = pytest.importorskip("sigstore.verify")
+    from tests.support.virtual_sigstore import Faults
+
+    vs2 = VirtualSigstore("selfcheck-v2")
+    if not vs2.tsa_available():
+        pytest.skip("tests/support/tsa.py (openssl + faketime) unavailable")
+    tr_path = tmp_path / "trusted_root.json"
+    tr_path.write_text(json.dumps(vs2.trusted_root()))
+    verifier = sig_verify.Verifier(trusted_root=sig_models.TrustedRoot.from_file(str(tr_path)))
+    pol = sig_verify.policy.Identity(identity=DEFAULT_IDENTITY, issuer=DEFAULT_ISSUER)
+    no_cert = Faults(tsa_kwargs={"embed_cert": False})
+    for log in ("v2", "v2-ecdsa"):
+        b = vs2.sign_artifact(b"hello", log=log, tsa=True, faults=no_cert)
+        verifier.verify_artifact(b"hello", sig_models.Bundle.from_json(json.dumps(b)), pol)
+        b = vs2.attest(b"hello", log=log, tsa=True, faults=Faults(tsa_kwargs={"embed_cert": False}))
+        verifier.verify_dsse(sig_models.Bundle.from_json(json.dumps(b)), pol)
