@@ -1,0 +1,1 @@
+"""X.509 for Sigstore: Fulcio chain validation, embedded SCTs, certificate summaries."""

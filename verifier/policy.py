@@ -1,0 +1,64 @@
+"""Per-call verification policy: who must have signed (identity or key) and how much evidence."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from verifier.crypto import is_supported_key, describe_key
+from verifier.errors import InputError, Reason
+from verifier.identity import Identity
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    key: PublicKeyTypes
+    spki_der: bytes
+    source: str
+
+    @property
+    def key_id(self) -> str:
+        """The hint airseal writes into bundles: hex SHA-256 of the SPKI."""
+        return hashlib.sha256(self.spki_der).hexdigest()
+
+
+def load_pem_public_key(data: bytes, source: str) -> TrustedKey:
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise InputError(Reason.KEY_MALFORMED, f"{source} is not a PEM public key") from exc
+    if not is_supported_key(key):
+        raise InputError(Reason.KEY_MALFORMED, f"{source}: {describe_key(key)} keys are not supported")
+    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return TrustedKey(key=key, spki_der=spki, source=source)
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationPolicy:
+    """Thresholds left as None take the documented defaults for the bundle's kind.
+
+    Certificate bundles: one tlog entry, one verified time, one SCT. Key bundles: one tlog
+    entry, and no time or SCT requirement (a key has no validity window to check a time
+    against; ask for `min_timestamps` explicitly to demand one).
+    """
+
+    identity: Optional[Identity] = None
+    key: Optional[TrustedKey] = None
+    min_tlog_entries: int = 1
+    min_timestamps: Optional[int] = None
+    min_scts: Optional[int] = None
+    now: Optional[datetime] = None
+    """Verifier clock, used only to refuse integrated times in the future."""
+
+    def __post_init__(self) -> None:
+        for name in ("min_tlog_entries", "min_timestamps", "min_scts"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.now is not None and self.now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
