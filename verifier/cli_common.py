@@ -37,6 +37,7 @@ def error_json(err: AirsealError) -> dict[str, Any]:
     return {
         "schema": JSON_SCHEMA_VERSION,
         "ok": False,
+        "verified": False,
         "reason_code": err.reason.value,
         "message": err.detail,
         "check": err.check,
