@@ -23,6 +23,7 @@ a granted TimeStampResp. Either engine can be forced with `engine=`.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import datetime as _dt
@@ -74,7 +75,7 @@ def _run(args: Sequence[str], *, at: Optional[_dt.datetime] = None, cwd: Optiona
         if not _have("faketime"):
             raise RuntimeError("faketime is needed to choose a genTime")
         stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        cmd = ["faketime", stamp, *cmd]
+        cmd = ["faketime", "-f", stamp, *cmd]  # -f absolute: a frozen clock, so genTime == at
     proc = subprocess.run(cmd, capture_output=True, env=env, cwd=cwd, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
@@ -123,6 +124,8 @@ class TimestampAuthority:
     """"ts" (openssl ts -reply), "cms" (asn1crypto TSTInfo + openssl cms -sign) or "python"
     (asn1crypto + cryptography; see `python_timestamp`)."""
     key_type: str = "ec"
+    issuer_key: Any = field(default=None, repr=False)
+    """Private key of the CA that issued the leaf (for `sibling()`)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _serial_counter: int = 1
 
@@ -164,6 +167,7 @@ class TimestampAuthority:
         """
         if workdir is None:
             workdir = Path(tempfile.mkdtemp(prefix="airseal-tsa-"))
+            atexit.register(shutil.rmtree, workdir, True)
         workdir.mkdir(parents=True, exist_ok=True)
 
         root_key = _new_key(key_type)
@@ -265,6 +269,7 @@ class TimestampAuthority:
             leaf_key=leaf_key,
             engine=chosen,
             key_type=key_type,
+            issuer_key=issuer_key,
         )
         tsa._write_files()
         return tsa
@@ -279,9 +284,49 @@ class TimestampAuthority:
             "intermediate": self.intermediate_cert is not None,
         }
         options.update(overrides)
-        if workdir is None:
-            workdir = self.workdir.parent / (self.workdir.name + "-untrusted")
+        if workdir is None and not overrides.get("workdir"):
+            workdir = Path(tempfile.mkdtemp(prefix="airseal-tsa-untrusted-"))
+            atexit.register(shutil.rmtree, workdir, True)
         return TimestampAuthority.create(workdir, **options)
+
+    def sibling(self, workdir: Optional[Path] = None) -> "TimestampAuthority":
+        """Another conforming TSA leaf (new key, same subject) issued by this TSA's CA.
+
+        It chains to the same trusted root, but is not the leaf the trusted root pins.
+        """
+        if workdir is None:
+            workdir = Path(tempfile.mkdtemp(prefix="airseal-tsa-sibling-"))
+            atexit.register(shutil.rmtree, workdir, True)
+        workdir.mkdir(parents=True, exist_ok=True)
+        key = _new_key(self.key_type)
+        old = self.leaf_cert
+        leaf = (
+            x509.CertificateBuilder()
+            .subject_name(old.subject)
+            .issuer_name(old.issuer)
+            .public_key(key.public_key())
+            .serial_number(_serial())
+            .not_valid_before(old.not_valid_before_utc)
+            .not_valid_after(old.not_valid_after_utc)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+            .sign(self.issuer_key, _sign_hash(self.issuer_key))
+        )
+        twin = TimestampAuthority(
+            workdir=workdir,
+            organization=self.organization,
+            common_name=self.common_name,
+            uri=self.uri,
+            root_cert=self.root_cert,
+            intermediate_cert=self.intermediate_cert,
+            leaf_cert=leaf,
+            leaf_key=key,
+            engine=self.engine,
+            key_type=self.key_type,
+            issuer_key=self.issuer_key,
+        )
+        twin._write_files()
+        return twin
 
     def _write_files(self) -> None:
         d = self.workdir
