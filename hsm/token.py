@@ -152,7 +152,19 @@ def load_module(path: str) -> Any:
         try:
             return pkcs11.lib(path)
         except p11e.PKCS11Error as exc:
-            raise translate(exc, f"initializing PKCS#11 module {path}") from exc
+            if type(exc) is not p11e.PKCS11Error:  # a CKR_* from C_Initialize: module found
+                raise HsmError(
+                    Reason.HSM_DEVICE_ERROR,
+                    f"PKCS#11 module {path} failed to initialize ({type(exc).__name__}): check its"
+                    " configuration (SoftHSM: SOFTHSM2_CONF and its tokendir)",
+                    context={"module": path},
+                ) from exc
+            raise HsmError(
+                Reason.HSM_LIBRARY_NOT_FOUND,
+                f"cannot load {path} as a PKCS#11 module: check it is the vendor's PKCS#11 library"
+                " for this CPU architecture",
+                context={"module": path},
+            ) from exc
         except (RuntimeError, OSError) as exc:
             raise HsmError(
                 Reason.HSM_LIBRARY_NOT_FOUND,
