@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what airseal and its tests need on a fresh Debian machine; idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
+command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+
+# sigstore-js interop checker (test-only); skipped by the tests when node is absent.
+if command -v npm >/dev/null 2>&1 && [ -f tests/hsm/interop/package.json ]; then
+  (cd tests/hsm/interop && npm install --silent --no-audit --no-fund >/dev/null 2>&1) || echo "note: npm install for the interop test failed; that test will skip" >&2
+fi
