@@ -133,11 +133,8 @@ class DirectorySource(MediaSource):
                 yield chunk
 
     def has(self, rel: str) -> bool:
-        path = self._path(rel)
-        try:
-            return stat.S_ISREG(os.lstat(path).st_mode)
-        except OSError:
-            return False
+        check_relpath(rel)
+        return os.path.lexists(self.root / rel)
 
     def names(self) -> set[str]:
         if self._names is None:
@@ -149,9 +146,6 @@ class DirectorySource(MediaSource):
                     dirnames[:] = []
                 dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
                 for fname in files:
-                    full = os.path.join(dirpath, fname)
-                    if os.path.islink(full):
-                        continue
                     rel = fname if rel_dir == "." else f"{rel_dir.replace(os.sep, '/')}/{fname}"
                     found.add(rel)
                     if len(found) > self.limits.max_members:

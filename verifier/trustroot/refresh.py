@@ -215,7 +215,13 @@ def refresh_online(
     """
     store.require_trust(name)
     config = store.load_config(name)
-    base = (url or config.url).rstrip("/")
+    if not (url or config.url):
+        raise TrustRootError(
+            Reason.TUF_FETCH_FAILED,
+            f"trust {name!r} has no repository URL: pass --url, set one with"
+            f" `airseal trust config {name} --url URL`, or use `airseal trust import`",
+        )
+    base = str(url or config.url).rstrip("/")
     if not re.match(r"^https?://", base):
         raise TrustRootError(
             Reason.TUF_FETCH_FAILED, f"repository URL must be http(s)://..., got {base!r}"
@@ -364,6 +370,7 @@ def _refresh(
                 f" ({store.format_time(floor)}); expiry is judged at the latter"
             )
         bootstrap = _prev_root_bytes(prev) if prev else store.bootstrap_root_bytes(name)
+        old_bytes = _previous_trusted_root(name, prev)
         if media is not None:
             missing = _media.missing_from_media(media, _stored_versions(prev, bootstrap))
             if missing:
@@ -421,7 +428,6 @@ def _refresh(
             store.install_state(name, built)
         state = store.current_state(name)
     assert state is not None
-    old_bytes = _previous_trusted_root(name, prev)
     changes = tuple(diff_trusted_roots(old_bytes, new_bytes)) if old_bytes != new_bytes else ()
     return RefreshResult(name, state, prev, changes, ref, f"{source_kind} {source_desc}", tuple(warnings))
 
@@ -576,6 +582,7 @@ def _explain_unsigned(exc: Exception, ctx: _Context) -> TrustRootError:
     md = _recorded_signed(ctx, role)
     parts: list[str] = []
     version = getattr(getattr(md, "signed", None), "version", "?")
+    hint = ""
     try:
         if md is not None and isinstance(trusted_root, Root):
             first = trusted_root.get_verification_result(role, md.signed_bytes, md.signatures)
@@ -583,15 +590,16 @@ def _explain_unsigned(exc: Exception, ctx: _Context) -> TrustRootError:
             if role == "root" and isinstance(md.signed, Root):
                 second = md.signed.get_verification_result(role, md.signed_bytes, md.signatures)
                 parts.append(_sig_summary(second, f"root keys of the new root v{version} itself"))
+                if not first.verified:
+                    hint = (
+                        " A new root must be signed by a threshold of the previous root's keys:"
+                        " a rotation signed only by new keys is refused."
+                    )
+                elif not second.verified:
+                    hint = " A new root must also be signed by a threshold of its own root keys."
     except (ValueError, KeyError, TypeError):
         parts = []
     detail = "; ".join(parts) if parts else msg
-    hint = ""
-    if role == "root":
-        hint = (
-            " A new root must be signed by a threshold of the previous root's keys and of its"
-            " own; a rotation signed only by new keys is refused."
-        )
     elif role in ("timestamp", "snapshot", "targets"):
         hint = " If the repository rotated its keys, a root version may be missing from the source."
     return TrustRootError(

@@ -99,8 +99,8 @@ def trust_dir(name: str) -> Path:
 class TrustConfig:
     """Per-trust settings from `<name>/config.json`; built-ins default without the file."""
 
-    url: str
-    """Base URL of the TUF repository (metadata at the top, targets under `targets/`)."""
+    url: str | None
+    """Base URL of the TUF repository (metadata at the top, targets under `targets/`); None: media only."""
     grace_days: int = DEFAULT_GRACE_DAYS
     """How far before now metadata may have expired and still be accepted (0..30 days)."""
     stale_warning_days: int = DEFAULT_STALE_WARNING_DAYS
@@ -165,8 +165,8 @@ def load_config(name: str) -> TrustConfig:
     if path.is_file():
         raw = _read_json(path, "configuration")
     url = raw.get("url", BUILTIN_TRUSTS.get(name))
-    if not isinstance(url, str) or not url:
-        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{path}: no repository url configured")
+    if url is not None and (not isinstance(url, str) or not url):
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{path}: url must be a non-empty string")
     grace = _int_setting(raw, "grace_days", DEFAULT_GRACE_DAYS, path)
     stale = _int_setting(raw, "stale_warning_days", DEFAULT_STALE_WARNING_DAYS, path)
     warnings: list[str] = []
