@@ -1,0 +1,89 @@
+"""keygen -> sign/attest -> pubkey -> `airseal verify`, with a PEM key and with a pkcs11: URI.
+
+Exercises the contract between the signer and the verifier (verifier/cli_verify.py): exit 0
+when the bundle proves the artifact, 1 when the artifact changed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.hsm.softhsm_support import REPO, assert_no_pin
+
+pytestmark = [
+    pytest.mark.softhsm,
+    pytest.mark.skipif(not (REPO / "verifier" / "cli_verify.py").is_file(), reason="airseal verify not built yet"),
+]
+
+
+def _run_ok(softhsm: Any, *args: str, **kw: Any) -> Any:
+    result = softhsm.run(*args, **kw)
+    assert result.returncode == 0, f"{args}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _verify(softhsm: Any, bundle: Path, key: str, artifact: Path, **kw: Any) -> Any:
+    result = softhsm.run("verify", "--bundle", str(bundle), "--key", key, "--min-tlog-entries", "0", str(artifact), **kw)
+    assert "Traceback" not in result.stderr
+    assert_no_pin(result)
+    return result
+
+
+@pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"])
+def test_sign_then_verify(softhsm: Any, key_type: str) -> None:
+    uri = softhsm.uri(object="rt")
+    _run_ok(softhsm, "hsm", "keygen", uri, "--type", key_type)
+    artifact = softhsm.root / "release.tar.gz"
+    artifact.write_bytes(b"release bytes " * 1000)
+    _run_ok(softhsm, "sign", "--key", uri, str(artifact))
+    pem = softhsm.root / "rt.pub.pem"
+    _run_ok(softhsm, "hsm", "pubkey", uri, "--out", str(pem))
+    bundle = Path(f"{artifact}.sigstore.json")
+
+    ok_pem = _verify(softhsm, bundle, str(pem), artifact)
+    assert ok_pem.returncode == 0, ok_pem.stderr
+    ok_uri = _verify(softhsm, bundle, uri, artifact, env={"AIRSEAL_PKCS11_PIN": None})
+    assert ok_uri.returncode == 0, ok_uri.stderr
+
+    artifact.write_bytes(b"tampered " + artifact.read_bytes())
+    assert _verify(softhsm, bundle, str(pem), artifact).returncode == 1
+    assert _verify(softhsm, bundle, uri, artifact).returncode == 1
+
+
+def test_verify_rejects_other_token_key(softhsm: Any) -> None:
+    softhsm.keygen("signer", "ec-p256")
+    softhsm.keygen("someone-else", "ec-p256")
+    artifact = softhsm.root / "a.txt"
+    artifact.write_text("hello\n")
+    _run_ok(softhsm, "sign", "--key", softhsm.uri(object="signer"), str(artifact))
+    result = _verify(softhsm, Path(f"{artifact}.sigstore.json"), softhsm.uri(object="someone-else"), artifact)
+    assert result.returncode == 1
+
+
+def test_verify_with_missing_token_key_exits_5(softhsm: Any) -> None:
+    softhsm.keygen("signer", "ec-p256")
+    artifact = softhsm.root / "a.txt"
+    artifact.write_text("hello\n")
+    _run_ok(softhsm, "sign", "--key", softhsm.uri(object="signer"), str(artifact))
+    result = _verify(softhsm, Path(f"{artifact}.sigstore.json"), softhsm.uri(object="ghost"), artifact)
+    assert result.returncode == 5 and "hsm.key_not_found" in result.stderr
+
+
+@pytest.mark.parametrize("key_type", ["ec-p256", "ed25519"])
+def test_attest_then_verify(softhsm: Any, key_type: str) -> None:
+    uri = softhsm.uri(object="att")
+    softhsm.keygen("att", key_type)
+    artifact = softhsm.root / "app.whl"
+    artifact.write_bytes(b"wheel")
+    predicate = softhsm.root / "p.json"
+    predicate.write_text(json.dumps({"builder": {"id": "https://ci.example/airseal"}}))
+    _run_ok(softhsm, "attest", "--key", uri, "--predicate", str(predicate),
+            "--predicate-type", "https://slsa.dev/provenance/v1", str(artifact))
+    bundle = Path(f"{artifact}.sigstore.json")
+    assert _verify(softhsm, bundle, uri, artifact).returncode == 0
+    artifact.write_bytes(b"other wheel")
+    assert _verify(softhsm, bundle, uri, artifact).returncode == 1
