@@ -600,7 +600,7 @@ def _explain_unsigned(exc: Exception, ctx: _Context) -> TrustRootError:
     except (ValueError, KeyError, TypeError):
         parts = []
     detail = "; ".join(parts) if parts else msg
-    elif role in ("timestamp", "snapshot", "targets"):
+    if role in ("timestamp", "snapshot", "targets"):
         hint = " If the repository rotated its keys, a root version may be missing from the source."
     return TrustRootError(
         Reason.TUF_UNSIGNED,
