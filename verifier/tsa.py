@@ -142,8 +142,6 @@ def _parse(der: bytes) -> _Token:
 def _parse_unchecked(der: bytes) -> _Token:
     from asn1crypto import cms, core, tsp  # lazy: only bundles with timestamps pay for it
 
-    if not isinstance(der, (bytes, bytearray)):
-        raise TypeError("signed timestamp must be bytes")
     # The status comes first and a refusal carries no token, which asn1crypto's TimeStampResp
     # (token not OPTIONAL there) cannot load: read the status on its own.
     outer = core.Sequence.load(bytes(der), strict=True)
@@ -694,7 +692,11 @@ def verify_signed_timestamp(
             (genTime outside the TSA's validFor or its certificates' validity). All carry
             `check="tsa"` and a `context` with the values that disagreed.
     """
-    token = _parse(signed_timestamp_der)
+    if not isinstance(signed_timestamp_der, (bytes, bytearray, memoryview)):
+        raise TypeError("signed_timestamp_der must be bytes")
+    if not isinstance(signature, (bytes, bytearray, memoryview)):
+        raise TypeError("signature must be bytes")
+    token = _parse(bytes(signed_timestamp_der))
 
     if token.imprint_algorithm not in _ALLOWED_HASHES:
         raise _fail(
