@@ -190,6 +190,13 @@ def _report_success(result: Any, trust_warnings: list[str], *, as_json: bool, ve
             click.echo(f"  [{'ok' if check.ok else '--'}] {check.name}: {check.detail}")
 
 
+def _failed_entry(checks: list[Any], name: str, detail: str) -> list[dict[str, Any]]:
+    """The failing check, unless the recorder already listed it (failed RFC 3161 tokens)."""
+    if checks and checks[-1].name == name and not checks[-1].ok and checks[-1].detail.endswith(detail):
+        return []
+    return [{"name": name, "ok": False, "detail": detail}]
+
+
 def _report_failure(err: VerificationError, *, as_json: bool, enforce: bool, verbose: bool) -> None:
     from verifier.result import VERIFY_SCHEMA, checks_json
 
@@ -208,7 +215,7 @@ def _report_failure(err: VerificationError, *, as_json: bool, enforce: bool, ver
             "artifact_digest": None,
             "time_sources": [],
             "tlog_entries": [],
-            "checks": checks_json(checks) + [{"name": failed_check, "ok": False, "detail": err.detail}],
+            "checks": checks_json(checks) + _failed_entry(checks, failed_check, err.detail),
         }
         emit_json(doc)
     if verbose:
