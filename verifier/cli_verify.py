@@ -108,7 +108,21 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
         raise click.UsageError("say who must have signed: --key, --certificate-identity or --certificate-identity-regexp")
 
     key = _load_key(opts["key_ref"]) if opts["key_ref"] else None
-    trusted_root, trust_warnings = _load_trust(opts)
+    from verifier.bundle.model import CertificateMaterial
+
+    if (
+        isinstance(bundle.material, CertificateMaterial)
+        or bundle.tlog_entries
+        or bundle.rfc3161_timestamps
+        or opts["trusted_root"]
+    ):
+        trusted_root, trust_warnings = _load_trust(opts)
+    else:
+        # A bare key signature with no log entry or timestamp: no trust root takes part, so
+        # don't warn about one (thresholds still apply and will say what is missing).
+        from verifier.trustroot.model import TrustedRoot
+
+        trusted_root, trust_warnings = TrustedRoot("", (), (), (), ()), []
     policy = VerificationPolicy(
         identity=identity,
         key=key,
@@ -172,7 +186,7 @@ def _load_trust(opts: dict[str, Any]) -> tuple[Any, list[str]]:
 def _signer_line(signer: dict[str, Any]) -> str:
     if signer.get("kind") == "certificate":
         return f"{signer.get('identity')} (issuer {signer.get('issuer')})"
-    return f"key {signer.get('key_id', '')[:16]} ({signer.get('key_type')})"
+    return f"key {signer.get('key_id', '')} ({signer.get('key_type')})"
 
 
 def _report_success(result: Any, trust_warnings: list[str], *, as_json: bool, verbose: bool) -> None:

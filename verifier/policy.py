@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +24,8 @@ class TrustedKey:
 
     @property
     def key_id(self) -> str:
-        """The hint airseal writes into bundles: hex SHA-256 of the SPKI."""
-        return hashlib.sha256(self.spki_der).hexdigest()
+        """The hint airseal writes into bundles: base64 SHA-256 of the SPKI."""
+        return base64.b64encode(hashlib.sha256(self.spki_der).digest()).decode()
 
 
 def load_pem_public_key(data: bytes, source: str) -> TrustedKey:

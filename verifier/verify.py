@@ -176,7 +176,7 @@ def _signing_material(
             Reason.KEY_UNKNOWN, "the bundle is signed with a key: give the public key with --key", check="policy"
         )
     hint = bundle.material.hint
-    rec.ok("key", f"key {policy.key.key_id[:16]} from {policy.key.source}" + (f" (bundle hint {hint})" if hint else ""))
+    rec.ok("key", f"key {policy.key.key_id} from {policy.key.source}" + (f" (bundle hint {hint})" if hint else ""))
     signer = {"kind": "key", "key_id": policy.key.key_id, "key_type": describe_key(policy.key.key), "hint": hint}
     return SigningMaterial(key=policy.key.key, certificate_der=None, spki_der=policy.key.spki_der), signer
 
