@@ -831,6 +831,9 @@ class Faults:
     kind_version: Optional[tuple[str, str]] = None
     v2_canonicalized_body: Optional[bytes] = None
     """v2: put these bytes in canonicalizedBody (logged leaf stays the reconstruction)."""
+    v2_mutated_body_is_canonical: bool = False
+    """v2 + `body_mutator`: the mutated body is both logged and put in canonicalizedBody, so
+    inclusion verifies and only the reconstruction comparison can catch it."""
     integrated_time: Optional[_dt.datetime] = None
     checkpoint: CheckpointOptions = field(default_factory=CheckpointOptions)
     set_key: Any = None
@@ -1156,6 +1159,8 @@ class VirtualSigstore:
         if f.body_override is not None:
             body = logged = f.body_override
         canon = f.v2_canonicalized_body if f.v2_canonicalized_body is not None else body
+        if f.v2_mutated_body_is_canonical:
+            canon = logged
         entry = log.log(canon, logged_body=logged, checkpoint=f.checkpoint)
         if f.kind_version is not None:
             entry["kindVersion"] = {"kind": f.kind_version[0], "version": f.kind_version[1]}
