@@ -257,6 +257,14 @@ def test_gentime_outside_certificate_validity(make_tsa: Any, which: str) -> None
     assert {"certificate", "valid_from", "valid_until"} <= set(err.context)
 
 
+def test_same_chain_listed_twice_uses_the_entry_valid_at_gentime(tsa: TimestampAuthority) -> None:
+    """Entries are tried in order; an entry whose validFor excludes genTime does not stop the next."""
+    der = tsa.timestamp(SIG, at=AT)
+    old = tsa.certificate_authority(valid_from=AT - dt.timedelta(days=9), valid_until=AT - SECOND, uri="https://old.test")
+    new = tsa.certificate_authority(valid_from=AT, uri="https://new.test")
+    assert verify_signed_timestamp(der, SIG, [old, new]).authority_uri == "https://new.test"
+
+
 def test_validity_outranks_untrusted_from_other_authorities(
     tsa: TimestampAuthority, other_tsa: TimestampAuthority
 ) -> None:
@@ -529,6 +537,7 @@ def good_token(tsa: TimestampAuthority) -> bytes:
     return tsa.timestamp(SIG, at=AT)
 
 
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")  # mutated serials
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(position=st.integers(min_value=0), value=st.integers(min_value=0, max_value=255))
 def test_mutated_token_never_raises_unexpected(
