@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from asn1crypto import tsp
+from asn1crypto import core, tsp
 
 from verifier.errors import HsmError, Reason
 
@@ -52,11 +52,12 @@ def check_response(request: TimestampRequest, der: bytes) -> bytes:
         HsmError: `tsa.request_failed` if not granted, malformed, or nonce/imprint differ.
     """
     try:
-        response = tsp.TimeStampResp.load(der)
-        status = response["status"]["status"].native
+        status_info = _status_info(der)
+        status = status_info["status"].native
         if status not in ("granted", "granted_with_mods"):
-            text = response["status"]["status_string"].native
+            text = status_info["status_string"].native
             raise _failed(f"the TSA refused the request: status {status}" + (f" ({'; '.join(text)})" if text else ""))
+        response = tsp.TimeStampResp.load(der)
         token = response["time_stamp_token"]
         if token.native is None:
             raise _failed("the TSA reply has no timestamp token")
@@ -74,6 +75,19 @@ def check_response(request: TimestampRequest, der: bytes) -> bytes:
     if algorithm != "sha256" or hashed != request.imprint:
         raise _failed("the TSA timestamped something other than this signature: refusing it")
     return der
+
+
+class _AnySequence(core.SequenceOf):  # type: ignore[misc]
+    _child_spec = core.Any
+
+
+def _status_info(der: bytes) -> tsp.PKIStatusInfo:
+    # A refusal carries no timeStampToken, which asn1crypto's TimeStampResp insists on; read
+    # the PKIStatusInfo (the first element) on its own so the refusal reason can be shown.
+    outer = _AnySequence.load(der)
+    if len(outer) < 1:
+        raise ValueError("empty TimeStampResp")
+    return tsp.PKIStatusInfo.load(outer[0].dump())
 
 
 def request_timestamp(url: str, data: bytes, *, timeout: float = TIMEOUT_SECONDS) -> bytes:
