@@ -81,16 +81,23 @@ def _sign(
 
     signer = open_signer(_parse(key_uri), rsa_pss=rsa_pss, warn=warn)
     material_args = _identity_material(signer, certificate_pem)
-    for artifact in artifacts:
-        digest, signature = signing.sign_artifact(signer, artifact)
-        timestamps = _timestamps(tsa_url, signature)
-        material = signing.verification_material(rfc3161_responses=timestamps, **material_args)
-        bundle = signing.message_signature_bundle(digest, signature, material)
-        target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
-        signing.write_atomic(target, signing.dump_bundle_json(bundle))
-        if signature_out is not None:
-            signing.write_atomic(signature_out, (signing.b64(signature) + "\n").encode("ascii"))
-        click.echo(f"signed {artifact} -> {target} ({signer.key_type}, {_who(material_args)})")
+    written: list[Path] = []
+    try:
+        for artifact in artifacts:
+            digest, signature = signing.sign_artifact(signer, artifact)
+            timestamps = _timestamps(tsa_url, signature)
+            material = signing.verification_material(rfc3161_responses=timestamps, **material_args)
+            bundle = signing.message_signature_bundle(digest, signature, material)
+            target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
+            # Each file is fsynced before its rename; the directories once, at the end.
+            signing.write_atomic(target, signing.dump_bundle_json(bundle), sync_dir=False)
+            written.append(target)
+            if signature_out is not None:
+                signing.write_atomic(signature_out, (signing.b64(signature) + "\n").encode("ascii"), sync_dir=False)
+                written.append(signature_out)
+            click.echo(f"signed {artifact} -> {target} ({signer.key_type}, {_who(material_args)})")
+    finally:
+        signing.sync_dirs(written)
 
 
 def _identity_material(signer: Any, certificate_pem: Path | None) -> dict[str, Any]:

@@ -184,9 +184,12 @@ def dump_bundle_json(bundle: dict[str, Any]) -> bytes:
     return (json.dumps(bundle, indent=2) + "\n").encode("utf-8")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
     """Write via a temp file in the same directory, fsync, then os.replace: readers see the
     old file or the new one, never half of one.
+
+    `sync_dir=False` skips the directory fsync that makes the rename itself durable; a
+    caller writing many files into one directory does it once at the end (`sync_dirs`).
 
     Raises:
         InputError: `artifact.unreadable` when the directory is not writable.
@@ -209,7 +212,14 @@ def write_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    _fsync_dir(directory)
+    if sync_dir:
+        _fsync_dir(directory)
+
+
+def sync_dirs(paths: list[Path]) -> None:
+    """fsync each distinct parent directory once (after a batch of write_atomic calls)."""
+    for directory in {p.parent if str(p.parent) else Path(".") for p in paths}:
+        _fsync_dir(directory)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -243,6 +253,7 @@ __all__ = [
     "pae",
     "sign_artifact",
     "sign_pae",
+    "sync_dirs",
     "verification_material",
     "write_atomic",
 ]
