@@ -363,6 +363,38 @@ def _kb_digest(vs: VirtualSigstore, tr: dict) -> Inv:
     return Inv(b, tr, key_pem=vs.key("ecdsa-p256").public_key_pem(), args=list(NO_TLOG), digest="sha256")
 
 
+# ---- more TSA / identity shapes ---------------------------------------------------------------
+
+for _tsa_name, _tsa_opts in (
+    ("tsa-with-intermediate", {"intermediate": True}),
+    ("tsa-rsa-key", {"key_type": "rsa"}),
+    ("tsa-p384-key", {"key_type": "ec384"}),
+):
+
+    def _tsa_variant(vs: VirtualSigstore, tr: dict, _o: dict = _tsa_opts) -> Inv:
+        tsa = vs.make_tsa(**_o)
+        tr2 = vs.trusted_root(tsas=False, extra_tsas=[tsa])
+        return Inv(vs.sign_artifact(ARTIFACT, log="v2", tsa=True, faults=Faults(tsa_authority=tsa)), tr2)
+
+    case(f"rekor2-{_tsa_name}", tsa=True)(_tsa_variant)
+
+
+@case("rekor2-tsa-trusted-root-without-leaf-embedded-cert", tsa=True)
+def _tsa_no_leaf(vs: VirtualSigstore, tr: dict) -> Inv:
+    tr2 = vs.trusted_root(tsa_entry_options={"include_leaf": False})
+    return Inv(vs.sign_artifact(ARTIFACT, log="v2", tsa=True), tr2)
+
+
+@case("message-othername-username-identity")
+def _othername(vs: VirtualSigstore, tr: dict) -> Inv:
+    b = vs.sign_artifact(ARTIFACT, identity="alice!example.com", issuer="https://example.com/oidc",
+                         faults=Faults(leaf=LeafOptions(san="othername")))
+    return Inv(b, tr, identity="alice!example.com", issuer="https://example.com/oidc")
+
+
+# ---- the tests ---------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_happy_path(name: str, vs: VirtualSigstore, trusted_root: dict, has_tsa: bool, tmp_path: Path) -> None:
     builder, needs_tsa = CASES[name]
