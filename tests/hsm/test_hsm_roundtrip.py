@@ -73,7 +73,7 @@ def test_verify_with_missing_token_key_exits_5(softhsm: Any) -> None:
     assert result.returncode == 5 and "hsm.key_not_found" in result.stderr
 
 
-@pytest.mark.parametrize("key_type", ["ec-p256", "ed25519"])
+@pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "rsa-2048", "ed25519"])
 def test_attest_then_verify(softhsm: Any, key_type: str) -> None:
     uri = softhsm.uri(object="att")
     softhsm.keygen("att", key_type)
@@ -86,4 +86,16 @@ def test_attest_then_verify(softhsm: Any, key_type: str) -> None:
     bundle = Path(f"{artifact}.sigstore.json")
     assert _verify(softhsm, bundle, uri, artifact).returncode == 0
     artifact.write_bytes(b"other wheel")
+    assert _verify(softhsm, bundle, uri, artifact).returncode == 1
+
+
+def test_rsa_pss_then_verify(softhsm: Any) -> None:
+    uri = softhsm.uri(object="pss")
+    softhsm.keygen("pss", "rsa-3072")
+    artifact = softhsm.root / "a.bin"
+    artifact.write_bytes(b"pss" * 100)
+    _run_ok(softhsm, "sign", "--rsa-pss", "--key", uri, str(artifact))
+    bundle = Path(f"{artifact}.sigstore.json")
+    assert _verify(softhsm, bundle, uri, artifact).returncode == 0
+    artifact.write_bytes(b"changed")
     assert _verify(softhsm, bundle, uri, artifact).returncode == 1
