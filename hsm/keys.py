@@ -166,7 +166,7 @@ def object_uri(base: Pkcs11Uri, obj: Any, module_path: str) -> Pkcs11Uri:
         serial=serial_text or None,
         object=label or None,
         id=bytes(obj_id) if obj_id else None,
-        module_path=module_path if base.module_path else None,
+        module_path=module_path,  # self-contained: usable without AIRSEAL_PKCS11_MODULE
         pin_source=base.pin_source,
     )
 
@@ -268,7 +268,7 @@ def find_public_key(opened: Any, uri: Pkcs11Uri) -> PublicKey:
     )
 
 
-def public_key_for_uri(uri: str, *, module: str | None = None) -> PublicKey:
+def public_key_for_uri(uri: str, *, module: str | None = None, warn: Any = None) -> PublicKey:
     """The public key a `pkcs11:` URI names, for `airseal verify --key pkcs11:...`.
 
     Public objects are read without logging in. Only if the token keeps none readable does
@@ -278,13 +278,13 @@ def public_key_for_uri(uri: str, *, module: str | None = None) -> PublicKey:
         HsmError: any `hsm.*` reason (exit 5).
     """
     parsed = parse_uri(uri)
-    opened = open_token(parsed, login=False, module_override=module)
+    opened = open_token(parsed, login=False, module_override=module, warn=warn)
     try:
         return find_public_key(opened, parsed)
     except HsmError as err:
         if err.reason is not Reason.HSM_KEY_NOT_FOUND:
             raise
-    opened = open_token(parsed, login=True, module_override=module)
+    opened = open_token(parsed, login=True, module_override=module, warn=warn)
     try:
         return find_public_key(opened, parsed)
     except HsmError as err:

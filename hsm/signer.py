@@ -17,7 +17,7 @@ from typing import Any
 from asn1crypto.algos import DigestInfo
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from pkcs11 import exceptions as p11e
 from pkcs11.constants import Attribute
 from pkcs11.mechanisms import MGF, Mechanism
