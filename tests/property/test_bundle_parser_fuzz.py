@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -23,6 +24,8 @@ from tests.support.virtual_sigstore import VirtualSigstore, b64, b64d
 from tests.verify._harness import ARTIFACT, Inv, run_inv
 
 _CACHE: dict[str, Any] = {}
+_SCALE = max(1, int(os.environ.get("AIRSEAL_FUZZ_SCALE", "1")))
+"""Multiply example counts (e.g. AIRSEAL_FUZZ_SCALE=20 for a longer local campaign)."""
 
 
 def _material() -> dict[str, Any]:
@@ -127,7 +130,7 @@ def _check_clean(inv: Inv) -> Any:
     return out
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=250 * _SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_mutated_bundle_never_crashes(data: st.DataObject) -> None:
     m = _material()
@@ -186,7 +189,7 @@ def _signed_token_ranges(der: bytes) -> list[tuple[int, int]]:
     return out
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120 * _SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_one_bit_flip_in_signed_bytes_is_rejected(data: st.DataObject) -> None:
     m = _material()
@@ -204,7 +207,7 @@ def test_one_bit_flip_in_signed_bytes_is_rejected(data: st.DataObject) -> None:
     assert out.exit_code != 0, f"{name}: flipping bit {bit} of {'/'.join(map(str, path))} was accepted"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60 * _SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_one_bit_flip_in_checkpoint_is_rejected(data: st.DataObject) -> None:
     m = _material()
@@ -224,3 +227,12 @@ def test_one_bit_flip_in_checkpoint_is_rejected(data: st.DataObject) -> None:
     if name.startswith("message-v0.1"):
         return  # v0.1 may ignore a proof's checkpoint and rely on the SET
     assert out.exit_code != 0, f"{name}: flipping bit {bit} of the checkpoint was accepted: {cp['envelope']!r}"
+
+
+@settings(max_examples=150 * _SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_mutated_trusted_root_never_crashes(data: st.DataObject) -> None:
+    m = _material()
+    name = data.draw(st.sampled_from(sorted(m["bundles"])), label="bundle")
+    tr = _mutate(data, m["tr"])
+    _check_clean(Inv(m["bundles"][name], tr))
