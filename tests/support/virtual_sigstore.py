@@ -903,6 +903,10 @@ class VirtualSigstore:
             self._keys[kind] = SigningKey.generate(kind)
         return self._keys[kind]
 
+    def public_key_pem(self, kind: str = "ecdsa-p256") -> bytes:
+        """PEM SPKI of `self.key(kind)`: what `airseal verify --key` takes for key-based bundles."""
+        return self.key(kind).public_key_pem()
+
     def log_for(self, log: str) -> Any:
         return {"v1": self.rekor_v1, "v2": self.rekor_v2, "v2-ecdsa": self.rekor_v2_ecdsa}[log]
 

@@ -177,6 +177,70 @@ def _(c: C) -> Inv:
     return Inv(c.vs.sign_artifact(ARTIFACT, faults=f), c.tr)
 
 
+# ---- spec MUST items with their own codes but no §5 row -------------------------------------
+
+
+@case("dsse-keyid-differs-from-hint", Reason.BUNDLE_KEY_HINT_MISMATCH)
+def _(c: C) -> Inv:
+    b = c.vs.attest(ARTIFACT, key_based=True, log=None, keyid="some-other-key")
+    return Inv(b, c.tr, key_pem=c.vs.key().public_key_pem(), args=list(NO_TLOG))
+
+
+@case("dsse-empty-keyid-with-hint-ok", "accept")
+def _(c: C) -> Inv:
+    b = c.vs.attest(ARTIFACT, key_based=True, log=None, keyid="")
+    return Inv(b, c.tr, key_pem=c.vs.key().public_key_pem(), args=list(NO_TLOG))
+
+
+@case("ecdsa-signature-trailing-byte", Reason.SIGNATURE_ENCODING)
+def _(c: C) -> Inv:
+    from tests.support.virtual_sigstore import b64d
+
+    b = c.vs.sign_artifact(ARTIFACT, key_based=True, log=None)
+    sig = b64d(b["messageSignature"]["signature"]) + b"\x00"
+    return Inv(mutated(b, lambda x: x["messageSignature"].update(signature=b64(sig))), c.tr,
+               key_pem=c.vs.key().public_key_pem(), args=list(NO_TLOG))
+
+
+@case("ecdsa-signature-raw-r-s", Reason.SIGNATURE_ENCODING)
+def _(c: C) -> Inv:
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from tests.support.virtual_sigstore import b64d
+
+    b = c.vs.sign_artifact(ARTIFACT, key_based=True, log=None)
+    r, s_ = decode_dss_signature(b64d(b["messageSignature"]["signature"]))
+    raw = r.to_bytes(32, "big") + s_.to_bytes(32, "big")
+    return Inv(mutated(b, lambda x: x["messageSignature"].update(signature=b64(raw))), c.tr,
+               key_pem=c.vs.key().public_key_pem(), args=list(NO_TLOG))
+
+
+@case("tlog-entry-without-canonicalized-body", Reason.BUNDLE_TLOG_NO_BODY)
+def _(c: C) -> Inv:
+    return Inv(mutated(c.vs.sign_artifact(ARTIFACT), lambda x: tlog_entry(x).pop("canonicalizedBody")), c.tr)
+
+
+@case("dsse-without-payload", Reason.BUNDLE_DSSE_PAYLOAD)
+def _(c: C) -> Inv:
+    return Inv(mutated(c.vs.attest(ARTIFACT), lambda x: x["dsseEnvelope"].pop("payload")), c.tr)
+
+
+@case("dsse-intoto-payload-not-json", Reason.BUNDLE_DSSE_PAYLOAD)
+def _(c: C) -> Inv:
+    return Inv(c.vs.attest(ARTIFACT, statement=b"not json at all"), c.tr)
+
+
+@case("certificate-not-der", Reason.CERT_MALFORMED)
+def _(c: C) -> Inv:
+    return Inv(mutated(c.vs.sign_artifact(ARTIFACT), lambda x: x[VM]["certificate"].update(rawBytes=b64(b"\x30\x03abc"))), c.tr)
+
+
+@case("chain-element-not-der", Reason.CERT_MALFORMED)
+def _(c: C) -> Inv:
+    b = c.vs.sign_artifact(ARTIFACT, bundle_version="0.2", faults=Faults(chain="leaf+intermediate"))
+    return Inv(mutated(b, lambda x: x[VM]["x509CertificateChain"]["certificates"][1].update(rawBytes=b64(b"junk"))), c.tr)
+
+
 @pytest.fixture(scope="module")
 def c(vs: VirtualSigstore, untrusted: VirtualSigstore, trusted_root: dict) -> C:
     return C(vs, untrusted, trusted_root)
