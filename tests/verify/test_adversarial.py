@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 from cryptography import x509
@@ -21,7 +21,6 @@ from tests.support.virtual_sigstore import (
     SigningKey,
     VirtualSigstore,
     b64,
-    jcs,
     mutated,
     tlog_entry,
 )

@@ -8,20 +8,15 @@ checkpoints, witness cosignatures), regexp identities, digest input, inclusive v
 
 from __future__ import annotations
 
-import base64
 import copy
 import datetime as dt
-import json
-import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
 from tests.support.virtual_sigstore import (
     DEFAULT_EMAIL,
-    DEFAULT_IDENTITY,
-    DEFAULT_ISSUER,
     DEFAULT_TIME,
     CheckpointOptions,
     Faults,
