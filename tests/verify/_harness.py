@@ -48,6 +48,8 @@ class Inv:
     """Pass `<alg>:<hex>` of the artifact (or `digest_value`) instead of the artifact path."""
     digest_value: Optional[str] = None
     args: list[str] = field(default_factory=list)
+    command: str = "verify"
+    """"verify" or "verify-bundle" (the conformance-protocol spelling; same behaviour)."""
 
 
 @dataclass
@@ -84,7 +86,7 @@ def argv(inv: Inv, workdir: Path) -> list[str]:
     _write(bundle, inv.bundle)
     _write(root, inv.trusted_root)
     art.write_bytes(inv.artifact)
-    out = ["verify", "--bundle", str(bundle), "--trusted-root", str(root)]
+    out = [inv.command, "--bundle", str(bundle), "--trusted-root", str(root)]
     if inv.key_pem is not None:
         key = workdir / "key.pem"
         key.write_bytes(inv.key_pem)

@@ -387,6 +387,17 @@ def _othername(vs: VirtualSigstore, tr: dict) -> Inv:
     return Inv(b, tr, identity="alice!example.com", issuer="https://example.com/oidc")
 
 
+@case("verify-bundle-command-v1")
+def _verify_bundle_cmd(vs: VirtualSigstore, tr: dict) -> Inv:
+    return Inv(vs.sign_artifact(ARTIFACT), tr, command="verify-bundle")
+
+
+@case("verify-bundle-command-key")
+def _verify_bundle_key(vs: VirtualSigstore, tr: dict) -> Inv:
+    b = vs.sign_artifact(ARTIFACT, key_based=True)
+    return Inv(b, tr, key_pem=vs.public_key_pem(), command="verify-bundle")
+
+
 # ---- the tests ---------------------------------------------------------------------------------
 
 
