@@ -308,3 +308,78 @@ def test_cross_check_rekor_v2_with_sigstore_python(tmp_path) -> None:
         verifier.verify_artifact(b"hello", sig_models.Bundle.from_json(json.dumps(b)), pol)
         b = vs2.attest(b"hello", log=log, tsa=True, faults=Faults(tsa_kwargs={"embed_cert": False}))
         verifier.verify_dsse(sig_models.Bundle.from_json(json.dumps(b)), pol)
+
+
+# ---- shape parity with real bundles (sigstore-conformance copies in ../shared) ----------------
+
+from pathlib import Path  # noqa: E402
+
+_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+_CASES = _SHARED / "conformance" / "cases"
+
+
+def _real(case: str) -> dict:
+    if not _CASES.is_dir():
+        pytest.skip(f"conformance cases not found at {_CASES} (the shared folder beside the repo)")
+    return json.loads((_CASES / case / "bundle.sigstore.json").read_text())
+
+
+def _shape(obj: object) -> object:
+    """Key structure of a JSON value (lists collapsed to their first element)."""
+    if isinstance(obj, dict):
+        return {k: _shape(v) for k, v in sorted(obj.items())}
+    if isinstance(obj, list):
+        return [_shape(obj[0])] if obj else []
+    return type(obj).__name__
+
+
+@pytest.mark.parametrize(
+    ("case", "make"),
+    [
+        ("happy-path-v0.3", lambda vs: vs.sign_artifact(b"a", bundle_version="0.3-legacy")),
+        ("happy-path-intoto-in-dsse-v3", lambda vs: vs.attest(b"a")),
+        ("rekor2-happy-path", lambda vs: vs.sign_artifact(b"a", log="v2", tsa=True)),
+        ("managed-key-happy-path", lambda vs: vs.sign_artifact(b"a", key_based=True, tsa=True)),
+    ],
+)
+def test_bundle_and_body_shapes_match_real_bundles(case: str, make) -> None:
+    real = _real(case)
+    vs = VirtualSigstore("shape")
+    if "timestampVerificationData" in real["verificationMaterial"] and not vs.tsa_available():
+        pytest.skip("tests/support/tsa.py unavailable")
+    ours = make(vs)
+    if "timestampVerificationData" not in real["verificationMaterial"]:
+        ours["verificationMaterial"].pop("timestampVerificationData", None)
+    assert ours["mediaType"] == real["mediaType"]
+    assert _shape(ours) == _shape(real)
+    real_body = json.loads(_b(real["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]))
+    our_body = json.loads(_b(tlog_entry(ours)["canonicalizedBody"]))
+    assert _shape(our_body) == _shape(real_body)
+    # canonical (sorted, compact) serialization, like Rekor's
+    raw = _b(tlog_entry(ours)["canonicalizedBody"])
+    assert raw == json.dumps(our_body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_intoto_body_shape_matches_real_bundle() -> None:
+    real = _real("intoto-with-custom-trust-root")
+    ours = VirtualSigstore("shape").attest(b"a", kind="intoto")
+    real_body = json.loads(_b(real["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]))
+    our_body = json.loads(_b(tlog_entry(ours)["canonicalizedBody"]))
+    # the real envelope has keyid-less signatures and the same double encoding
+    assert _shape(our_body) == _shape(real_body)
+    real_sig = real_body["spec"]["content"]["envelope"]["signatures"][0]["sig"]
+    our_sig = our_body["spec"]["content"]["envelope"]["signatures"][0]["sig"]
+    assert _b(_b(real_sig).decode()) and _b(_b(our_sig).decode())
+
+
+def test_checkpoint_formats_match_real_bundles() -> None:
+    import re
+
+    v1 = _real("happy-path-v0.3")["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+    v2 = _real("rekor2-happy-path")["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+    v1_re = re.compile(r"^(\S+) - \d+\n\d+\n[A-Za-z0-9+/]{43}=\n\n\u2014 \1 [A-Za-z0-9+/=]+\n$")
+    v2_re = re.compile(r"^(\S+)\n\d+\n[A-Za-z0-9+/]{43}=\n\n\u2014 \1 [A-Za-z0-9+/=]+\n$")
+    assert v1_re.match(v1) and v2_re.match(v2)
+    vs = VirtualSigstore("shape", with_tsa=False)
+    assert v1_re.match(tlog_entry(vs.sign_artifact(b"a"))["inclusionProof"]["checkpoint"]["envelope"])
+    assert v2_re.match(tlog_entry(vs.sign_artifact(b"a", log="v2"))["inclusionProof"]["checkpoint"]["envelope"])
