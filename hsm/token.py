@@ -67,9 +67,9 @@ class TokenInfo:
     """Selects exactly this token (label + serial), with the module path."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class OpenToken:
-    """The cached session of one token. Mutable on purpose: it is the process's cache entry."""
+    """The cached session of one token; a new entry replaces it when more rights are needed."""
 
     module_path: str
     token: Any

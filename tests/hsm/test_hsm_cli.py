@@ -375,3 +375,23 @@ def test_tsa_unreachable_is_reported(softhsm: Any) -> None:
     artifact = _artifact(softhsm)
     _fails(softhsm.run("sign", "--key", softhsm.uri(object="k"), "--tsa-url", f"http://127.0.0.1:{port}/tsa", str(artifact)), 5, "tsa.request_failed")
     assert not Path(f"{artifact}.sigstore.json").exists()
+
+
+def test_sign_path_stays_light(softhsm: Any) -> None:
+    """`airseal sign` must not import tuf or an HTTP client (cold start, offline promise)."""
+    import subprocess
+    import sys
+
+    softhsm.keygen("k", "ec-p256")
+    artifact = _artifact(softhsm)
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['airseal', 'sign', '--key', {softhsm.uri(object='k')!r}, {str(artifact)!r}]\n"
+        "try:\n    runpy.run_module('verifier', run_name='__main__')\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tuf', 'securesystemslib', 'requests', 'urllib3')"
+        " or m in ('urllib.request', 'http.client'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=softhsm.env, capture_output=True, text=True, cwd=softhsm.root)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout, result.stdout
