@@ -149,11 +149,11 @@ def _require_der_ecdsa(signature: bytes, what: str, check: str) -> None:
         canonical = utils.encode_dss_signature(r, s)
     except ValueError as exc:
         raise VerificationError(
-            Reason.SIGNATURE_INVALID, f"{what} is not a DER-encoded ECDSA signature", check=check
+            Reason.SIGNATURE_ENCODING, f"{what} is not a DER-encoded ECDSA signature", check=check
         ) from exc
     if canonical != signature:
         raise VerificationError(
-            Reason.SIGNATURE_INVALID, f"{what} is not a DER-encoded ECDSA signature", check=check
+            Reason.SIGNATURE_ENCODING, f"{what} is not a DER-encoded ECDSA signature", check=check
         )
 
 

@@ -33,7 +33,6 @@ class Reason(str, enum.Enum):
     BUNDLE_KEY_HINT_MISMATCH = "bundle.key_hint_mismatch"  # E-KEYHINT
     INPUT_TOO_LARGE = "input.too_large"  # E-LIMIT
     CERT_MALFORMED = "cert.malformed"  # E-CERT-PARSE
-    SIGNATURE_ENCODING = "signature.bad_encoding"  # E-SIG-ENCODING
     KEY_MALFORMED = "key.malformed"
     ARTIFACT_UNREADABLE = "artifact.unreadable"
     ARTIFACT_BAD_DIGEST = "artifact.bad_digest"
@@ -78,6 +77,7 @@ class Reason(str, enum.Enum):
     IDENTITY_ISSUER_CONFLICT = "identity.issuer_conflict"  # E-ID-ISSUER
     IDENTITY_NO_CERTIFICATE = "identity.no_certificate"  # E-ID-NOCERT
     SIGNATURE_INVALID = "signature.invalid"  # E-SIG-INVALID
+    SIGNATURE_ENCODING = "signature.bad_encoding"  # E-SIG-ENCODING
     ARTIFACT_DIGEST_MISMATCH = "artifact.digest_mismatch"  # E-DIGEST-MISMATCH
     DSSE_SUBJECT_MISMATCH = "dsse.subject_mismatch"  # E-INTOTO-SUBJECT
     DSSE_PAYLOAD_TYPE = "dsse.payload_type"  # E-DSSE-TYPE

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from verifier.crypto import is_supported_key, describe_key
-from verifier.errors import InputError, Reason
+from verifier.errors import InputError, Reason, VerificationError
 from verifier.identity import Identity
 
 
@@ -34,7 +34,12 @@ def load_pem_public_key(data: bytes, source: str) -> TrustedKey:
     except (ValueError, TypeError) as exc:
         raise InputError(Reason.KEY_MALFORMED, f"{source} is not a PEM public key") from exc
     if not is_supported_key(key):
-        raise InputError(Reason.KEY_MALFORMED, f"{source}: {describe_key(key)} keys are not supported")
+        raise VerificationError(
+            Reason.ALGORITHM_UNSUPPORTED,
+            f"{source}: {describe_key(key)} keys are not supported",
+            context={"supported": "EC P-256/P-384/P-521, RSA >= 2048, Ed25519"},
+            check="key",
+        )
     spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return TrustedKey(key=key, spki_der=spki, source=source)
 

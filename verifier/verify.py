@@ -1,8 +1,10 @@
 """The verification orchestrator: spec §3, step by step, with every check recorded.
 
-Order: artifact binding and signature, transparency log, RFC 3161 timestamps, time, certificate
-path and SCTs, identity. Every step must pass; the order only decides which failure a person
-sees first, and artifact problems are the most useful thing to say first.
+Order (sigstore-go's, which the spec's failure table assumes): transparency log, RFC 3161
+timestamps, time, certificate path and SCTs, signature, identity. One check runs first: the
+bundle's messageDigest against the artifact, because "this is not the artifact that was
+signed" is the most useful thing to tell a person. Every step must pass; the order only
+decides which failure is reported.
 """
 
 from __future__ import annotations
@@ -70,8 +72,9 @@ def _verify(
     digests = artifact_digests(artifact, _needed_hashes(bundle, material))
     artifact_digest = _primary_digest(digests)
 
-    # Step 7 first (see module docstring): is this bundle about this artifact, signed by this key?
-    _verify_content(bundle, material, artifact, digests, rec)
+    # The cheapest and most telling check first: is the bundle about this artifact at all?
+    if isinstance(bundle.content, MessageSignature):
+        _check_message_digest(bundle.content, artifact, digests, rec)
 
     # Step 1: transparency log entries.
     tlog_evidence, integrated_times = _verify_tlog_entries(bundle, trusted_root, material, digests, now, rec)
@@ -103,19 +106,26 @@ def _verify(
         )
     rec.ok("time.threshold", f"{len(times)} verified time source(s), {min_timestamps} required")
 
+    # Steps 4-5: certificate path at every verified time, SCTs.
     scts = 0
     if isinstance(bundle.material, CertificateMaterial):
         scts = _verify_certificate(bundle.material, trusted_root, times, min_scts, rec)
-        assert policy.identity is not None
-        matched = policy.identity.verify(signer["_summary"])
-        signer["identity"] = matched
-        rec.ok("identity", f"{matched} issued by {signer['issuer']}")
     elif min_scts > 0:
         raise VerificationError(
             Reason.SCT_THRESHOLD_NOT_MET,
             f"{min_scts} SCT(s) required, but a key-based bundle has no certificate to carry them",
             check="certificate.sct",
         )
+
+    # Step 7: the signature over the artifact or envelope (and in-toto subjects).
+    _verify_content(bundle, material, artifact, digests, rec)
+
+    # Step 6 last: only a fully verified signature has an identity worth comparing.
+    if isinstance(bundle.material, CertificateMaterial):
+        assert policy.identity is not None
+        matched = policy.identity.verify(signer["_summary"])
+        signer["identity"] = matched
+        rec.ok("identity", f"{matched} issued by {signer['issuer']}")
     signer.pop("_summary", None)
     return VerificationResult(
         signer=signer,
@@ -189,6 +199,8 @@ def _needed_hashes(bundle: Bundle, material: SigningMaterial) -> set[str]:
     content = bundle.content
     if isinstance(content, MessageSignature) and content.digest_algorithm:
         names.add(ENUM_TO_HASH[content.digest_algorithm])
+    if isinstance(content, DsseEnvelope):
+        names.update(_subject_hashes(content.payload))
     for entry in bundle.tlog_entries:
         if entry.kind == "hashedrekord" and entry.version == "0.0.1":
             try:
@@ -198,6 +210,20 @@ def _needed_hashes(bundle: Bundle, material: SigningMaterial) -> set[str]:
             except (ValueError, KeyError, TypeError):
                 pass
     return names
+
+
+def _subject_hashes(payload: bytes) -> set[str]:
+    """Hash algorithms the in-toto subjects use, so the artifact is hashed once with each."""
+    try:
+        subjects = json.loads(payload).get("subject", [])
+        return {
+            name
+            for subject in subjects[:1024]
+            for name in subject.get("digest", {})
+            if name in ("sha256", "sha384", "sha512")
+        }
+    except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
+        return set()
 
 
 def _primary_digest(digests: dict[str, bytes]) -> str:
@@ -217,13 +243,10 @@ def _verify_content(
         _verify_dsse(bundle.content, material, digests, rec)
 
 
-def _verify_message_signature(
-    content: MessageSignature,
-    material: SigningMaterial,
-    artifact: ArtifactInput,
-    digests: dict[str, bytes],
-    rec: _Recorder,
+def _check_message_digest(
+    content: MessageSignature, artifact: ArtifactInput, digests: dict[str, bytes], rec: _Recorder
 ) -> None:
+    """The bundle's messageDigest, if any, must be the artifact's (spec §1.5)."""
     if content.digest_algorithm is not None:
         name = ENUM_TO_HASH[content.digest_algorithm]
         ours = digests.get(name)
@@ -241,6 +264,15 @@ def _verify_message_signature(
                 check="artifact.digest",
             )
         rec.ok("artifact.digest", f"{name}:{ours.hex()} matches the bundle")
+
+
+def _verify_message_signature(
+    content: MessageSignature,
+    material: SigningMaterial,
+    artifact: ArtifactInput,
+    digests: dict[str, bytes],
+    rec: _Recorder,
+) -> None:
     key = material.key
     if isinstance(key, ed25519.Ed25519PublicKey):
         if artifact.path is None:
@@ -299,6 +331,8 @@ def _verify_dsse(content: DsseEnvelope, material: SigningMaterial, digests: dict
         digest_map = subject.get("digest") if isinstance(subject, dict) else None
         if not isinstance(digest_map, dict):
             continue
+        if len(digest_map) > 32:
+            raise InputError(Reason.INPUT_TOO_LARGE, "an in-toto subject has more than 32 digests")
         for name in ("sha256", "sha384", "sha512"):
             value = digest_map.get(name)
             if isinstance(value, str) and name in digests and value.lower() == digests[name].hex():
@@ -316,6 +350,11 @@ def _verify_dsse(content: DsseEnvelope, material: SigningMaterial, digests: dict
 
 
 # --- Step 1: transparency log --------------------------------------------------------------
+
+
+# Integrated times count as verified times only for these kinds (as sigstore-python does);
+# intoto 0.0.2 entries still count as log evidence.
+_TIMED_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1")}
 
 
 def _is_v2(entry: TlogEntry) -> bool:
@@ -381,16 +420,17 @@ def _verify_tlog_entries(
                     check="tlog.set",
                 )
             rec.ok("tlog.set", f"{where}: signed entry timestamp verifies (integrated {iso(verified_time)})")
+        # The body first: for Rekor v2 the proven leaf is the body rebuilt from the bundle.
+        verify_entry_body(entry, bundle.content, material, digests)
+        rec.ok("tlog.entry", f"{where}: {entry.kind} {entry.version} body matches the bundle")
         if entry.inclusion_proof is not None:
             _verify_inclusion(entry, log, v2)
             rec.ok("tlog.inclusion_proof", f"{where}: inclusion proof and checkpoint verify")
-        verify_entry_body(entry, bundle.content, material, digests)
-        rec.ok("tlog.entry", f"{where}: {entry.kind} {entry.version} body matches the bundle")
         evidence.setdefault(
             log.log_id,
             TlogEvidence(log.base_url, entry.log_index, f"{entry.kind} {entry.version}", iso(verified_time) if verified_time else None),
         )
-        if verified_time is not None:
+        if verified_time is not None and (entry.kind, entry.version) in _TIMED_KINDS:
             times.setdefault(log.log_id, (verified_time, TimeSource("tlog", log.base_url, iso(verified_time))))
     return list(evidence.values()), list(times.values())
 

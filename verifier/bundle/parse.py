@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Union
 
 from cryptography import x509
@@ -230,6 +231,11 @@ def _parse_content(
         raise InputError(Reason.BUNDLE_DSSE_PAYLOAD, "dsseEnvelope.payload is missing")
     payload = env.bytes("payload")
     payload_type = env.str("payloadType")
+    if payload_type == "application/vnd.in-toto+json":
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(Reason.BUNDLE_DSSE_PAYLOAD, "dsseEnvelope payload is not an in-toto JSON statement") from exc
     sigs = env.objs("signatures", ("sig", "keyid"))
     if len(sigs) != 1:
         raise InputError(

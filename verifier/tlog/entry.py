@@ -129,6 +129,9 @@ def verify_entry_body(
 ) -> None:
     """Check that the logged body commits to this bundle (§3.4). v2 bodies: see expected_v2_body.
 
+    A hashedrekord 0.0.1 digest must use a hash the signature can be over (the key's hash,
+    or SHA-256 for older P-384/P-521 clients): the log could not have accepted anything else.
+
     Raises:
         VerificationError: tlog.kind_version_mismatch, tlog.unsupported_kind,
             tlog.kind_content_mismatch, tlog.entry_mismatch, algorithm.unsupported.
@@ -145,6 +148,13 @@ def verify_entry_body(
             raise _mismatch("logged key or certificate differs from the bundle's")
         algorithm = _get(spec, "data", "hash", "algorithm")
         value = _get(spec, "data", "hash", "value")
+        allowed = signature_hash_names(material.key)
+        if allowed is not None and algorithm not in allowed:
+            raise _mismatch(
+                f"logged digest algorithm {algorithm!r} is not one this key signs with",
+                logged=algorithm,
+                expected=sorted(allowed),
+            )
         ours = artifact_digests.get(algorithm) if isinstance(algorithm, str) else None
         if ours is None:
             raise _mismatch(f"logged digest algorithm {algorithm!r} cannot be checked against the artifact")
@@ -183,6 +193,16 @@ def verify_entry_body(
             raise _mismatch("logged hashedrekord 0.0.2 body differs from the one rebuilt from the bundle")
     else:  # pragma: no cover - parse_body refuses these
         raise VerificationError(Reason.TLOG_UNSUPPORTED_KIND, f"unsupported kind {kv}", check=_CHECK)
+
+
+def signature_hash_names(key: PublicKeyTypes) -> Optional[frozenset[str]]:
+    """Hashes a message signature by this key may be over; None when any is plausible."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        own = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}.get(key.curve.name, "sha256")
+        return frozenset({own, "sha256"})
+    if isinstance(key, rsa.RSAPublicKey):
+        return frozenset({"sha256"})
+    return None
 
 
 def _check_payload_hash(payload_hash: Any, payload: bytes) -> None:
