@@ -300,7 +300,10 @@ def read_pin(uri: Pkcs11Uri, token_label: str, *, warn: Warn | None = None) -> s
     if _has_terminal():
         import getpass  # only on the interactive path
 
-        pin = getpass.getpass(f"User PIN for token {token_label!r}: ")
+        try:
+            pin = getpass.getpass(f"User PIN for token {token_label!r}: ")
+        except EOFError:
+            pin = ""
         if pin:
             return pin
     raise HsmError(
@@ -331,8 +334,12 @@ def _read_pin_file(source: str) -> str:
             Reason.HSM_PIN_MISSING,
             f"cannot read the PIN file {path} ({exc.strerror or type(exc).__name__}): fix pin-source",
         ) from exc
-    # One trailing newline is what `echo PIN > file` leaves; it is not part of the PIN.
-    pin = data.decode("utf-8", "strict").rstrip("\r\n") if data else ""
+    # The line ending `echo PIN > file` leaves is not part of the PIN.
+    try:
+        pin = data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        # The codec's message quotes the offending byte: a piece of the PIN. Say nothing of it.
+        raise HsmError(Reason.HSM_PIN_MISSING, f"the PIN file {path} is not UTF-8 text") from None
     if not pin:
         raise HsmError(Reason.HSM_PIN_MISSING, f"the PIN file {path} is empty")
     return pin

@@ -438,3 +438,13 @@ def test_import_garbage(softhsm: Any) -> None:
 def test_uri_display_drops_pin_for_any_uri() -> None:
     uri = Pkcs11Uri(token="t", pin_value="hunter2")
     assert "hunter2" not in uri.display()
+
+
+def test_pin_file_not_utf8_does_not_leak(tmp_path: Path) -> None:
+    pin_file = tmp_path / "pin"
+    pin_file.write_bytes(b"12\xff34")
+    with pytest.raises(HsmError) as info:
+        read_pin(parse_uri(f"pkcs11:token=t?pin-source={pin_file}"), "t")
+    assert info.value.reason is Reason.HSM_PIN_MISSING
+    assert "\\xff" not in str(info.value) and "0xff" not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
