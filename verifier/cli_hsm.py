@@ -40,7 +40,7 @@ def _parse(uri: str) -> Any:
               help="PEM certificate for the token key; goes into the bundle instead of a key hint.")
 @click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority to timestamp each signature.")
 @click.option("--rsa-pss", is_flag=True, help="RSA keys: sign with RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32).")
-@click.argument("artifacts", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("artifacts", nargs=-1, required=True, metavar="ARTIFACT...", type=click.Path(dir_okay=False, path_type=Path))
 def sign(
     key_uri: str,
     bundle_out: Path | None,
