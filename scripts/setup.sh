@@ -7,6 +7,7 @@ need_apt=()
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)   # sigstore-js interop test only
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
@@ -19,5 +20,8 @@ fi
 
 # sigstore-js interop checker (test-only); skipped by the tests when node is absent.
 if command -v npm >/dev/null 2>&1 && [ -f tests/hsm/interop/package.json ]; then
-  (cd tests/hsm/interop && npm install --silent --no-audit --no-fund >/dev/null 2>&1) || echo "note: npm install for the interop test failed; that test will skip" >&2
+  if [ ! -d tests/hsm/interop/node_modules/@sigstore/verify ]; then
+    (cd tests/hsm/interop && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) \
+      || echo "note: npm ci for the sigstore-js interop test failed; that test will skip" >&2
+  fi
 fi
