@@ -16,7 +16,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+if ! .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' >.venv/pip-install.log 2>&1; then
+  cat .venv/pip-install.log >&2
+  echo "setup: pip install failed (log above)" >&2
+  exit 1
+fi
 
 # sigstore-js interop checker (test-only); skipped by the tests when node is absent.
 if command -v npm >/dev/null 2>&1 && [ -f tests/hsm/interop/package.json ]; then
