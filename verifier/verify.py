@@ -3,8 +3,9 @@
 Order (sigstore-go's, which the spec's failure table assumes): transparency log, RFC 3161
 timestamps, time, certificate path and SCTs, signature, identity. One check runs first: the
 bundle's messageDigest against the artifact, because "this is not the artifact that was
-signed" is the most useful thing to tell a person. Every step must pass; the order only
-decides which failure is reported.
+signed" is the most useful thing to tell a person; and for key-based bundles the signature
+runs right after it, so a wrong --key is reported as such. Every step must pass; the order
+only decides which failure is reported.
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def _verify(
     # The cheapest and most telling check first: is the bundle about this artifact at all?
     if isinstance(bundle.content, MessageSignature):
         _check_message_digest(bundle.content, artifact, digests, rec)
+    # With a caller-supplied key, "wrong key" is the likeliest mistake: say so before the log
+    # entry (which names the bundle's real key) gets a chance to report a mismatch.
+    key_based = not isinstance(bundle.material, CertificateMaterial)
+    if key_based:
+        _verify_content(bundle, material, artifact, digests, rec)
 
     # Step 1: transparency log entries.
     tlog_evidence, integrated_times = _verify_tlog_entries(bundle, trusted_root, material, digests, now, rec)
@@ -118,7 +124,8 @@ def _verify(
         )
 
     # Step 7: the signature over the artifact or envelope (and in-toto subjects).
-    _verify_content(bundle, material, artifact, digests, rec)
+    if not key_based:
+        _verify_content(bundle, material, artifact, digests, rec)
 
     # Step 6 last: only a fully verified signature has an identity worth comparing.
     if isinstance(bundle.material, CertificateMaterial):
