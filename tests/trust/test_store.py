@@ -175,3 +175,21 @@ def test_trusted_root_hash_recorded(sim_trust: TufRepo) -> None:
     state = store.current_state("sim")
     assert state is not None
     assert state.trusted_root_sha256 == hashlib.sha256(state.trusted_root_path.read_bytes()).hexdigest()
+
+
+def test_embedded_prefers_the_packaged_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """In a wheel the files sit at verifier/_trust_root/<name>/<file>, read via importlib.resources."""
+    pkg = tmp_path / "verifier"
+    (pkg / "_trust_root" / "public-good").mkdir(parents=True)
+    (pkg / "_trust_root" / "public-good" / "trusted_root.json").write_bytes(b'{"packaged": true}')
+
+    class FakeResources:
+        @staticmethod
+        def files(package: str) -> Path:
+            assert package == "verifier"
+            return pkg
+
+    monkeypatch.setattr(embedded, "resources", FakeResources)
+    assert embedded.embedded_trusted_root_bytes("public-good") == b'{"packaged": true}'
+    # a file the package lacks falls back to the source checkout's trust-root/
+    assert embedded.embedded_tuf_root_bytes("public-good") == (REPO_DIR / "trust-root" / "public-good" / "root.json").read_bytes()

@@ -751,7 +751,9 @@ def _translate(exc: BaseException, ctx: _Context) -> AirsealError:
         inner = exc.__cause__ or exc
         return TrustRootError(
             Reason.TUF_FETCH_FAILED,
-            f"could not fetch {ctx.recorder.last_url or fname}: {inner}",
+            f"could not fetch {ctx.recorder.last_url or fname}: {inner}"
+            + ("" if ctx.source_kind == "media" else
+               " (no network here? carry a pack across and use `airseal trust import`)"),
         )
     if isinstance(exc, tuf_exc.ExpiredMetadataError):
         return _explain_expired(exc, ctx)
