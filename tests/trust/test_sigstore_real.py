@@ -90,6 +90,24 @@ def test_staging_copy_refreshes_from_shipped_staging_root() -> None:
     result = refresh.refresh_from_media("staging", staging, now=PROD_WINDOW)
     assert result.state.root_version == 14
     assert result.state.timestamp_version == 703
+    # the copy is newer than the snapshot shipped for staging: the diff names what it adds
+    assert any(c.startswith("+ tlog https://log2026-1.us-east4.rekor.sigstage.dev") for c in result.changes)
+
+
+def test_pack_from_root_5_takes_a_fresh_client_through_the_whole_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prod = shared_tuf("sigstore-prod")
+    root5 = prod / "metadata" / "5.root.json"
+    assert run_cli("trust", "init", "prod5", "--root", str(root5)).exit_code == 0
+    refresh.refresh_from_media("prod5", prod, now=PROD_WINDOW)
+    pack = tmp_path / "prod.tar.gz"
+    refresh.export_pack("prod5", pack)
+    monkeypatch.setenv("AIRSEAL_HOME", str(tmp_path / "airgap"))
+    assert run_cli("trust", "init", "prod5", "--root", str(root5)).exit_code == 0
+    result = refresh.refresh_from_media("prod5", pack, now=PROD_WINDOW)
+    assert result.state.root_version == 15
+    _assert_prod_state("prod5")
 
 
 def test_real_root_signatures_verify_with_installed_crypto_backend() -> None:
