@@ -6,6 +6,7 @@ tuf) is imported inside the commands that need it, so `trust list/show` stay lig
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +276,11 @@ def export_cmd(args: tuple[str, ...], as_json: bool) -> None:
         from verifier.trustroot import refresh
 
         manifest = refresh.export_pack(name, Path(out))
+        if manifest["expires"] <= _fmt(dt.datetime.now(dt.timezone.utc)):
+            warn(
+                f"the packed metadata expired on {manifest['expires']}: an air-gapped client will"
+                f" refuse it (beyond its grace period); run `airseal trust update {name}` first"
+            )
         if as_json:
             emit_json({"schema": JSON_SCHEMA_VERSION, "ok": True, "out": out,
                        **{k: v for k, v in manifest.items() if k != "files"},
