@@ -70,26 +70,14 @@ def verify_over_data(
 
     RSA accepts PKCS#1 v1.5 and, failing that, PSS (salt length auto), since both are in use.
     """
-    try:
-        if isinstance(key, ed25519.Ed25519PublicKey):
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        try:
             key.verify(signature, data)
-            return
-        name = hash_name or key_hash_name(key) or "sha256"
-        algorithm = HASHES[name]()
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            _require_der_ecdsa(signature, what, check)
-            key.verify(signature, data, ec.ECDSA(algorithm))
-            return
-        if isinstance(key, rsa.RSAPublicKey):
-            _verify_rsa(key, signature, data, algorithm, prehashed=False)
-            return
-    except InvalidSignature as exc:
-        raise _invalid(what, check) from exc
-    except (UnsupportedAlgorithm, ValueError) as exc:
-        raise _invalid(what, check) from exc
-    raise VerificationError(
-        Reason.ALGORITHM_UNSUPPORTED, f"{describe_key(key)} keys are not supported", check=check
-    )
+        except InvalidSignature as exc:
+            raise _invalid(what, check) from exc
+        return
+    name = hash_name or key_hash_name(key) or "sha256"
+    _verify_ecdsa_or_rsa(key, signature, data, HASHES[name](), prehashed=False, what=what, check=check)
 
 
 def verify_over_digest(
@@ -111,18 +99,21 @@ def verify_over_digest(
     algorithm = HASHES[hash_name]()
     if len(digest) != algorithm.digest_size:
         raise _invalid(what, check)
-    prehashed = utils.Prehashed(algorithm)
+    _verify_ecdsa_or_rsa(key, signature, digest, utils.Prehashed(algorithm), prehashed=True, what=what, check=check)
+
+
+def _verify_ecdsa_or_rsa(
+    key: PublicKeyTypes, signature: bytes, data: bytes, algorithm: object, *, prehashed: bool, what: str, check: str
+) -> None:
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             _require_der_ecdsa(signature, what, check)
-            key.verify(signature, digest, ec.ECDSA(prehashed))
+            key.verify(signature, data, ec.ECDSA(algorithm))  # type: ignore[arg-type]
             return
         if isinstance(key, rsa.RSAPublicKey):
-            _verify_rsa(key, signature, digest, prehashed, prehashed=True)
+            _verify_rsa(key, signature, data, algorithm, prehashed=prehashed)
             return
-    except InvalidSignature as exc:
-        raise _invalid(what, check) from exc
-    except (UnsupportedAlgorithm, ValueError) as exc:
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError) as exc:
         raise _invalid(what, check) from exc
     raise VerificationError(Reason.ALGORITHM_UNSUPPORTED, f"{describe_key(key)} keys are not supported", check=check)
 
