@@ -334,7 +334,8 @@ class LeafOptions:
     issuer_v8: Optional[bytes] = None
     """Raw DER value of .1.8; None = UTF8String(issuer); b"" = omit the extension."""
     sct: str = "valid"
-    """"valid", "none" (no SCT extension), "bad_signature", "unknown_log" (from a foreign CT key)."""
+    """"valid", "none" (no SCT extension), "bad_signature", "unknown_log" (from a foreign CT key),
+    or several joined with "+" for a multi-SCT list (e.g. "bad_signature+valid")."""
     sct_extensions: bytes = b""
     not_before: Optional[_dt.datetime] = None
     not_after: Optional[_dt.datetime] = None
@@ -489,9 +490,11 @@ class FulcioCA:
         tbs = precert.tbs_certificate_bytes
         ikh = hashlib.sha256(spki_der(self.intermediate_key.public_key())).digest()
         ts_ms = int(nb.timestamp() * 1000) + 250
-        log = foreign_ctlog if (o.sct == "unknown_log" and foreign_ctlog is not None) else ctlog
-        sct = log.sct(tbs, ikh, ts_ms, o.sct_extensions, bad_signature=(o.sct == "bad_signature"))
-        b = b.add_extension(x509.UnrecognizedExtension(OID_SCT_LIST, sct_list_extension_value([sct])), critical=False)
+        scts = []
+        for kind in o.sct.split("+"):
+            log = foreign_ctlog if (kind == "unknown_log" and foreign_ctlog is not None) else ctlog
+            scts.append(log.sct(tbs, ikh, ts_ms, o.sct_extensions, bad_signature=(kind == "bad_signature")))
+        b = b.add_extension(x509.UnrecognizedExtension(OID_SCT_LIST, sct_list_extension_value(scts)), critical=False)
         leaf = b.sign(self.intermediate_key, hashes.SHA384())
         if leaf.tbs_precertificate_bytes != tbs:  # pragma: no cover - fixture invariant
             raise AssertionError("precert TBS mismatch: extension order not preserved")
@@ -849,6 +852,8 @@ class Faults:
     """v0.1/0.2 chain contents: "leaf", "leaf+intermediate", "full", "empty"."""
     message_digest: Optional[bool] = True
     """Include `messageSignature.messageDigest`."""
+    trailing_leaves: Optional[int] = None
+    """Random leaves appended after the entry before the checkpoint (v1 default 2, v2 default 0)."""
     v1_log_kind: Optional[str] = None
     """Log a message signature as "dsse"/"intoto", or DSSE content as "hashedrekord"."""
 
@@ -860,14 +865,18 @@ class Faults:
 class VirtualSigstore:
     """A private Sigstore: Fulcio CA, CT log, Rekor v1, Rekor v2 (Ed25519 + ECDSA), TSA."""
 
-    def __init__(self, name: str = "virtual", *, with_tsa: bool = True) -> None:
+    def __init__(self, name: str = "virtual", *, with_tsa: bool = True, log_seed: Optional[int] = None) -> None:
+        """`log_seed`: random leaves each log starts with (default 6 for v1, 9 for v2; 0 gives
+        an empty tree, so the next entry with `Faults(trailing_leaves=0)` is a 1-leaf tree)."""
         self.name = name
         self.ca = FulcioCA.create(name)
         self.ctlog = CTLog(f"https://ctfe.{name}.test/2026")
         self.foreign_ctlog = CTLog(f"https://ctfe.elsewhere-{name}.test")
-        self.rekor_v1 = RekorV1Log(f"https://rekor.{name}.test")
-        self.rekor_v2 = RekorV2Log(f"https://log2026-1.rekor.{name}.test", key_type="ed25519")
-        self.rekor_v2_ecdsa = RekorV2Log(f"https://log2026-2.rekor.{name}.test", key_type="ecdsa")
+        v1_seed = 6 if log_seed is None else log_seed
+        v2_seed = 9 if log_seed is None else log_seed
+        self.rekor_v1 = RekorV1Log(f"https://rekor.{name}.test", seed=v1_seed)
+        self.rekor_v2 = RekorV2Log(f"https://log2026-1.rekor.{name}.test", key_type="ed25519", seed=v2_seed)
+        self.rekor_v2_ecdsa = RekorV2Log(f"https://log2026-2.rekor.{name}.test", key_type="ecdsa", seed=v2_seed)
         self._tsa: Any = None
         self._with_tsa = with_tsa
         self._keys: dict[str, SigningKey] = {}
@@ -1150,6 +1159,7 @@ class VirtualSigstore:
             kind,
             version,
             integrated_time=_ts(f.integrated_time or at),
+            trailing=2 if f.trailing_leaves is None else f.trailing_leaves,
             checkpoint=f.checkpoint,
             set_key=f.set_key,
             set_payload_mutator=f.set_payload_mutator,
@@ -1165,7 +1175,7 @@ class VirtualSigstore:
         canon = f.v2_canonicalized_body if f.v2_canonicalized_body is not None else body
         if f.v2_mutated_body_is_canonical:
             canon = logged
-        entry = log.log(canon, logged_body=logged, checkpoint=f.checkpoint)
+        entry = log.log(canon, logged_body=logged, checkpoint=f.checkpoint, trailing=f.trailing_leaves or 0)
         if f.kind_version is not None:
             entry["kindVersion"] = {"kind": f.kind_version[0], "version": f.kind_version[1]}
         return entry

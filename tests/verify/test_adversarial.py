@@ -176,6 +176,34 @@ def _(c: C) -> Inv:
     return Inv(c.vs.sign_artifact(ARTIFACT, faults=f), c.tr)
 
 
+@case("valid-entry-plus-entry-with-bad-set-from-trusted-log", Reason.TLOG_SET_INVALID)
+def _(c: C) -> Inv:
+    # spec step 1.5: an invalid SET from a trusted log fails hard even if another entry verifies
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    a = c.vs.sign_artifact(ARTIFACT)
+    bad = c.vs.sign_artifact(ARTIFACT, faults=Faults(set_key=ec.generate_private_key(ec.SECP256R1())))
+    a[VM]["tlogEntries"].append(tlog_entry(bad))
+    return Inv(a, c.tr)
+
+
+@case("integrated-time-one-second-before-not-before", Reason.TIME_OUTSIDE_CERT_VALIDITY)
+def _(c: C) -> Inv:
+    f = Faults(integrated_time=DEFAULT_TIME - __import__("datetime").timedelta(minutes=2, seconds=1))
+    return Inv(c.vs.sign_artifact(ARTIFACT, faults=f), c.tr)
+
+
+@case("tlog-validity-start-one-second-after-integrated-time", Reason.TLOG_KEY_VALIDITY)
+def _(c: C) -> Inv:
+    tr = c.vs.trusted_root(tlog_validity=(DEFAULT_TIME + __import__("datetime").timedelta(seconds=1), None))
+    return Inv(c.vs.sign_artifact(ARTIFACT), tr)
+
+
+@case("message-digest-input-sha512-for-p256", "reject")
+def _(c: C) -> Inv:
+    return Inv(c.vs.sign_artifact(ARTIFACT), c.tr, digest="sha512")
+
+
 # ---- spec MUST items with their own codes but no §5 row -------------------------------------
 
 

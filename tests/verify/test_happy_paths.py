@@ -398,6 +398,80 @@ def _verify_bundle_key(vs: VirtualSigstore, tr: dict) -> Inv:
     return Inv(b, tr, key_pem=vs.public_key_pem(), command="verify-bundle")
 
 
+# ---- multi-element lists where only some elements count ---------------------------------------
+
+
+@case("sct-list-bad-then-valid")
+def _sct_bad_valid(vs: VirtualSigstore, tr: dict) -> Inv:
+    return Inv(vs.sign_artifact(ARTIFACT, faults=Faults(leaf=LeafOptions(sct="bad_signature+valid"))), tr)
+
+
+@case("sct-list-unknown-log-then-valid")
+def _sct_unknown_valid(vs: VirtualSigstore, tr: dict) -> Inv:
+    return Inv(vs.sign_artifact(ARTIFACT, faults=Faults(leaf=LeafOptions(sct="unknown_log+valid"))), tr)
+
+
+@case("extra-entry-from-unknown-log-is-skipped")
+def _unknown_extra(vs: VirtualSigstore, tr: dict) -> Inv:
+    from tests.support.virtual_sigstore import RekorV1Log, b64d
+
+    a = vs.sign_artifact(ARTIFACT)
+    stranger = RekorV1Log("https://rekor.stranger.test")
+    body = b64d(tlog_entry(a)["canonicalizedBody"])
+    a["verificationMaterial"]["tlogEntries"].append(
+        stranger.log(body, "hashedrekord", "0.0.1", integrated_time=int(DEFAULT_TIME.timestamp()))
+    )
+    return Inv(a, tr)
+
+
+# ---- inclusive validity boundaries (±0 s) -----------------------------------------------------
+
+
+@case("ca-validity-end-equals-signing-time")
+def _ca_end(vs: VirtualSigstore, tr: dict) -> Inv:
+    # every verified time (the SET's integrated time) equals the CA entry's validFor.end
+    tr2 = vs.trusted_root(ca_validity=(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), DEFAULT_TIME))
+    return Inv(vs.sign_artifact(ARTIFACT, at=DEFAULT_TIME), tr2)
+
+
+@case("tlog-validity-start-equals-integrated-time")
+def _tlog_start(vs: VirtualSigstore, tr: dict) -> Inv:
+    return Inv(vs.sign_artifact(ARTIFACT, at=DEFAULT_TIME), vs.trusted_root(tlog_validity=(DEFAULT_TIME, None)))
+
+
+@case("tsa-validity-start-equals-gen-time", tsa=True)
+def _tsa_start(vs: VirtualSigstore, tr: dict) -> Inv:
+    tr2 = vs.trusted_root(tsa_entry_options={"valid_from": DEFAULT_TIME})
+    return Inv(vs.sign_artifact(ARTIFACT, log="v2", tsa=True, at=DEFAULT_TIME), tr2)
+
+
+@case("integrated-time-equals-leaf-not-before")
+def _nb(vs: VirtualSigstore, tr: dict) -> Inv:
+    f = Faults(integrated_time=DEFAULT_TIME - dt.timedelta(minutes=2))
+    return Inv(vs.sign_artifact(ARTIFACT, faults=f), tr)
+
+
+@case("tsa-time-equals-leaf-not-after", tsa=True)
+def _tsa_na(vs: VirtualSigstore, tr: dict) -> Inv:
+    f = Faults(tsa_at=DEFAULT_TIME + dt.timedelta(minutes=8))
+    return Inv(vs.sign_artifact(ARTIFACT, log="v2", tsa=True, faults=f), tr)
+
+
+# ---- digest input with other hashes ----------------------------------------------------------
+
+
+@case("key-p384-digest-input-sha384")
+def _p384_digest(vs: VirtualSigstore, tr: dict) -> Inv:
+    b = vs.sign_artifact(ARTIFACT, key_based=True, keytype="ecdsa-p384", log=None)
+    return Inv(b, tr, key_pem=vs.public_key_pem("ecdsa-p384"), args=list(NO_TLOG), digest="sha384")
+
+
+@case("dsse-digest-input-sha512-subject")
+def _dsse_512(vs: VirtualSigstore, tr: dict) -> Inv:
+    st = vs.statement(ARTIFACT, algs=("sha512",))
+    return Inv(vs.attest(ARTIFACT, statement=st), tr, digest="sha512")
+
+
 # ---- the tests ---------------------------------------------------------------------------------
 
 
