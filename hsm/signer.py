@@ -10,11 +10,13 @@ The host hashes (streaming, in `verifier.signing`); the token signs the digest:
 Every signature is verified on the host with `cryptography` before it is returned, so a
 faulty token or a key/public-key mix-up never produces a bundle (`hsm.self_check_failed`).
 
-Batches (`sign_digests`): the same per-signature contract, one session and the lock per
-C_Sign. For big batches the host verification (about as costly as SoftHSM's C_Sign, and it
-holds the GIL) runs in a forked worker process, pipelined with the token signing: a chunk's
-signatures are yielded only after the worker has verified every one of them. The worker
-never calls PKCS#11; it only verifies with the public key it inherited.
+Batches (`sign_digests`): the same per-signature contract, one session, the lock around each
+C_Sign. From PARALLEL_CHECK_MIN digests on, the host verification (about as costly as
+SoftHSM's C_Sign) runs in a second thread while this thread is inside the next C_Sign, which
+python-pkcs11 calls without the GIL: on 2 free cores 1,000 P-256 sign+verify take ~62 ms
+instead of ~100 ms. A forked verifier process measured the same (~61 ms) but forks a process
+holding a PKCS#11 session and pickles every signature; the thread needs neither. The
+verifier thread never calls PKCS#11. A signature is yielded only after its verdict.
 """
 
 from __future__ import annotations
@@ -34,11 +36,8 @@ from hsm.uri import Pkcs11Uri
 from verifier.errors import HsmError, Reason
 
 PSS_SALT_BYTES = 32
-PARALLEL_CHECK_MIN = 64
-"""`sign_digests` verifies in a worker process from this many digests on (below, the fork
-costs more than it saves)."""
-CHECK_CHUNK = 32
-"""Signatures per message to the verifying worker."""
+PARALLEL_CHECK_MIN = 16
+"""`sign_digests` verifies in a second thread from this many digests on (default)."""
 
 _HASH_FOR_TYPE = {"ec-p256": "sha256", "ec-p384": "sha384"}
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
@@ -128,9 +127,9 @@ class HsmSigner:
         verified on the host (as `sign_digest`). `digests` is consumed lazily, so a caller may
         hash file i+1 while signature i is being verified; an exception from it propagates.
 
-        `parallel`: verify in a forked worker process, pipelined with C_Sign (None: when
-        `digests` has a len() of at least PARALLEL_CHECK_MIN). Close the iterator (or run it to
-        the end) so the worker is reaped. Raises as `sign_digest`.
+        `parallel`: verify in a second thread, overlapped with C_Sign (None: when `digests`
+        has a len() of at least PARALLEL_CHECK_MIN). Close the iterator (or run it to the end)
+        so the thread is joined. Raises as `sign_digest`.
         """
         self._check_digest_request(hash_name)
         if parallel is None:
@@ -144,39 +143,39 @@ class HsmSigner:
         yield from self._sign_digests_parallel(digests)
 
     def _sign_digests_parallel(self, digests: Iterable[bytes]) -> Iterator[bytes]:
-        import multiprocessing
+        """C_Sign here, host verification in a second thread, overlapped: python-pkcs11
+        (0.10) releases the GIL inside C_Sign, so the verifier thread runs while the token
+        signs. Only this thread calls PKCS#11 (under the lock); the verifier thread only
+        calls cryptography. Signatures are yielded in order, each after its verdict."""
+        import queue
+        import threading
 
-        ctx = multiprocessing.get_context("fork")
-        conn, child_conn = ctx.Pipe()
-        worker = ctx.Process(target=_check_worker, args=(child_conn, self._verifies), name="airseal-self-check", daemon=True)
-        worker.start()  # flushes stdout/stderr first, so the child cannot repeat buffered output
-        child_conn.close()
-        in_flight: list[list[tuple[bytes, bytes]]] = []
-        chunk: list[tuple[bytes, bytes]] = []
+        todo: queue.SimpleQueue[tuple[bytes, bytes] | None] = queue.SimpleQueue()
+        verdicts: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        checker = threading.Thread(target=_check_thread, args=(todo, verdicts, self._verifies),
+                                   name="airseal-self-check", daemon=True)
+        checker.start()
+        pending: list[bytes] = []  # signed, verdict not yet taken; FIFO via `taken`
+        taken = 0
         try:
             for digest in digests:
-                chunk.append((self._sign_unchecked(digest), digest))
-                if len(chunk) == CHECK_CHUNK:
-                    conn.send(chunk)
-                    in_flight.append(chunk)
-                    chunk = []
-                    if len(in_flight) > 1:  # the worker checks this chunk while we sign the next
-                        yield from _checked(conn, in_flight.pop(0))
-            if chunk:
-                conn.send(chunk)
-                in_flight.append(chunk)
-            while in_flight:
-                yield from _checked(conn, in_flight.pop(0))
+                signature = self._sign_unchecked(digest)
+                todo.put((signature, digest))
+                pending.append(signature)
+                while not verdicts.empty():
+                    if not verdicts.get():
+                        raise _self_check_error()
+                    taken += 1
+                    yield pending[taken - 1]
+                    pending[taken - 1] = b""
+            while taken < len(pending):
+                if not verdicts.get():
+                    raise _self_check_error()
+                taken += 1
+                yield pending[taken - 1]
         finally:
-            try:
-                conn.send(None)
-            except OSError:
-                pass
-            conn.close()
-            worker.join(5)
-            if worker.exitcode is None:  # pragma: no cover - a wedged worker
-                worker.kill()
-                worker.join()
+            todo.put(None)
+            checker.join()
 
     def _check_digest_request(self, hash_name: str) -> None:
         if not self.prehashed:
@@ -255,36 +254,15 @@ def _digest_info(hash_name: str, digest: bytes) -> bytes:
     return DigestInfo({"digest_algorithm": {"algorithm": hash_name}, "digest": digest}).dump()
 
 
-def _check_worker(conn: Any, verifies: Callable[[bytes, bytes], bool]) -> None:
-    """Forked child: verify chunks of (signature, digest); reply with the index of the first
-    that fails, or -1. Only cryptography runs here: no PKCS#11 call, no output."""
-    try:
-        while (chunk := conn.recv()) is not None:
-            bad = -1
-            for index, (signature, digest) in enumerate(chunk):
-                if not verifies(signature, digest):
-                    bad = index
-                    break
-            conn.send(bad)
-    except (EOFError, OSError, KeyboardInterrupt):
-        pass
-    finally:
-        conn.close()
-
-
-def _checked(conn: Any, chunk: list[tuple[bytes, bytes]]) -> Iterator[bytes]:
-    """The worker's verdict on `chunk`; its signatures, once all of them verified."""
-    try:
-        bad = conn.recv()
-    except (EOFError, OSError) as exc:
-        raise HsmError(
-            Reason.HSM_SELF_CHECK_FAILED,
-            "the process verifying the token's signatures on this host stopped; nothing was written",
-        ) from exc
-    if bad != -1:
-        raise _self_check_error()
-    for signature, _ in chunk:
-        yield signature
+def _check_thread(todo: Any, verdicts: Any, verifies: Callable[[bytes, bytes], bool]) -> None:
+    """The verifier thread: one verdict per (signature, digest), in order, until None.
+    Any exception counts as a failed check (the caller then writes nothing)."""
+    while (item := todo.get()) is not None:
+        try:
+            ok = verifies(*item)
+        except Exception:  # noqa: BLE001 - a verdict must always be delivered
+            ok = False
+        verdicts.put(ok)
 
 
 def _self_check_error() -> HsmError:
@@ -305,4 +283,4 @@ def open_signer(
     return HsmSigner(opened, private, public, rsa_pss=rsa_pss)
 
 
-__all__ = ["CHECK_CHUNK", "HsmSigner", "PARALLEL_CHECK_MIN", "PSS_SALT_BYTES", "open_signer"]
+__all__ = ["HsmSigner", "PARALLEL_CHECK_MIN", "PSS_SALT_BYTES", "open_signer"]

@@ -86,7 +86,7 @@ def _sign(
     self-check, TSA) removes the temp files and writes nothing, not even for the artifacts
     already signed. The "signed ..." lines are printed once everything is written.
     """
-    from hsm.signer import open_signer
+    from hsm.signer import PARALLEL_CHECK_MIN, open_signer
     from verifier import signing
 
     signer = open_signer(_parse(key_uri), rsa_pss=rsa_pss, warn=warn)
@@ -121,7 +121,8 @@ def _sign(
                     digests.append(digest)
                     yield digest.digest
 
-            signatures = signer.sign_digests(hashed(), signer.hash_name, parallel=len(artifacts) >= _PARALLEL_MIN)
+            # From PARALLEL_CHECK_MIN artifacts on, the self-check runs in a second thread.
+            signatures = signer.sign_digests(hashed(), signer.hash_name, parallel=len(artifacts) >= PARALLEL_CHECK_MIN)
             try:
                 for index, signature in enumerate(signatures):
                     stage(artifacts[index], digests[index], signature)
@@ -136,10 +137,6 @@ def _sign(
         batch.abort()
         raise
     click.echo("\n".join(lines))
-
-
-# `airseal sign` verifies in a forked worker from this many artifacts on (hsm.signer).
-_PARALLEL_MIN = 64
 
 
 def _identity_material(signer: Any, certificate_pem: Path | None) -> dict[str, Any]:
