@@ -204,6 +204,27 @@ def _(c: C) -> Inv:
     return Inv(c.vs.sign_artifact(ARTIFACT), c.tr, digest="sha512")
 
 
+@case("rekor2-checkpoint-body-origin-of-other-log", "reject", tsa=True)
+def _(c: C) -> Inv:
+    # the log's key signs a note whose origin line names another log; the signature line is
+    # named after the right origin. A checkpoint for another origin must not prove inclusion.
+    def other_origin(text: str) -> str:
+        lines = text.split("\n")
+        lines[0] = "log2026-9.rekor.elsewhere.test"
+        return "\n".join(lines)
+
+    from tests.support.virtual_sigstore import CheckpointOptions
+
+    f = Faults(checkpoint=CheckpointOptions(text_mutator=other_origin))
+    return Inv(c.vs.sign_artifact(ARTIFACT, log="v2", tsa=True, faults=f), c.tr)
+
+
+@case("dsse-ed25519-not-rejected-for-digest-input-but-payload-type-checked", Reason.DSSE_PAYLOAD_TYPE)
+def _(c: C) -> Inv:
+    b = c.vs.attest(ARTIFACT, key_based=True, keytype="ed25519", log=None, payload_type="text/plain")
+    return Inv(b, c.tr, key_pem=c.vs.public_key_pem("ed25519"), args=list(NO_TLOG), digest="sha256")
+
+
 # ---- spec MUST items with their own codes but no §5 row -------------------------------------
 
 

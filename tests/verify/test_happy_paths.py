@@ -472,6 +472,49 @@ def _dsse_512(vs: VirtualSigstore, tr: dict) -> Inv:
     return Inv(vs.attest(ARTIFACT, statement=st), tr, digest="sha512")
 
 
+# ---- encodings and compatibility ------------------------------------------------------------
+
+
+@case("json-with-escaped-solidus")
+def _escaped(vs: VirtualSigstore, tr: dict) -> Inv:
+    import json
+
+    text = json.dumps(vs.sign_artifact(ARTIFACT)).replace("/", "\\/")
+    return Inv(text, tr)
+
+
+@case("v1-checkpoint-with-foreign-cosignature-line")
+def _v1_cosig(vs: VirtualSigstore, tr: dict) -> Inv:
+    return Inv(vs.sign_artifact(ARTIFACT, faults=Faults(checkpoint=CheckpointOptions(witnesses=1))), tr)
+
+
+@case("key-p384-signed-with-sha256-compat")
+def _p384_sha256(vs: VirtualSigstore, tr: dict) -> Inv:
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    b = vs.sign_artifact(ARTIFACT, key_based=True, keytype="ecdsa-p384", log=None)
+    sig = vs.key("ecdsa-p384").private.sign(ARTIFACT, ec.ECDSA(hashes.SHA256()))
+    b["messageSignature"] = {
+        "messageDigest": {"algorithm": "SHA2_256", "digest": b64(hashlib.sha256(ARTIFACT).digest())},
+        "signature": b64(sig),
+    }
+    return Inv(b, tr, key_pem=vs.public_key_pem("ecdsa-p384"), args=list(NO_TLOG))
+
+
+@case("key-ed25519-dsse-digest-input")
+def _ed_dsse_digest(vs: VirtualSigstore, tr: dict) -> Inv:
+    b = vs.attest(ARTIFACT, key_based=True, keytype="ed25519", log=None)
+    return Inv(b, tr, key_pem=vs.public_key_pem("ed25519"), args=list(NO_TLOG), digest="sha256")
+
+
+@case("two-observers-set-and-tsa-min-timestamps-2", tsa=True)
+def _two_obs(vs: VirtualSigstore, tr: dict) -> Inv:
+    return Inv(vs.sign_artifact(ARTIFACT, tsa=True), tr, args=["--min-timestamps", "2"])
+
+
 # ---- the tests ---------------------------------------------------------------------------------
 
 
