@@ -326,6 +326,8 @@ class LeafOptions:
 
     san: str = "uri"
     """"uri", "email", "othername" (username identity), or "none"."""
+    extra_sans: list[x509.GeneralName] = field(default_factory=list)
+    """More SAN entries after the identity (e.g. a second URI or an email)."""
     key_usage: bool = True
     key_usage_digital_signature: bool = True
     eku: Optional[list[ObjectIdentifier]] = field(default_factory=lambda: [ExtendedKeyUsageOID.CODE_SIGNING])
@@ -468,14 +470,15 @@ class FulcioCA:
         b = b.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(self.intermediate_key.public_key()), critical=False
         )
+        first: list[x509.GeneralName] = []
         if o.san == "uri":
-            b = b.add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(identity)]), critical=True)
+            first = [x509.UniformResourceIdentifier(identity)]
         elif o.san == "email":
-            b = b.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(identity)]), critical=True)
+            first = [x509.RFC822Name(identity)]
         elif o.san == "othername":
-            b = b.add_extension(
-                x509.SubjectAlternativeName([x509.OtherName(OID_OTHERNAME_SAN, der_utf8(identity))]), critical=True
-            )
+            first = [x509.OtherName(OID_OTHERNAME_SAN, der_utf8(identity))]
+        if first or o.extra_sans:
+            b = b.add_extension(x509.SubjectAlternativeName(first + list(o.extra_sans)), critical=True)
         v1 = issuer.encode("utf-8") if o.issuer_v1 is None else o.issuer_v1
         if v1:
             b = b.add_extension(x509.UnrecognizedExtension(OID_ISSUER_V1, v1), critical=False)

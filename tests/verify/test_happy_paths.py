@@ -515,6 +515,21 @@ def _two_obs(vs: VirtualSigstore, tr: dict) -> Inv:
     return Inv(vs.sign_artifact(ARTIFACT, tsa=True), tr, args=["--min-timestamps", "2"])
 
 
+@case("identity-matches-second-san")
+def _second_san(vs: VirtualSigstore, tr: dict) -> Inv:
+    from cryptography import x509
+
+    f = Faults(leaf=LeafOptions(extra_sans=[x509.RFC822Name("second@example.com")]))
+    return Inv(vs.sign_artifact(ARTIFACT, faults=f), tr, identity="second@example.com")
+
+
+@case("unverified-integrated-time-is-ignored", tsa=True)
+def _unverified_it(vs: VirtualSigstore, tr: dict) -> Inv:
+    # v0.3 entry without SET: its integratedTime (far outside the leaf validity) is not a time
+    b = vs.sign_artifact(ARTIFACT, tsa=True)
+    return Inv(mutated(b, lambda x: (tlog_entry(x).pop("inclusionPromise"), tlog_entry(x).update(integratedTime="1600000000"))), tr)
+
+
 # ---- the tests ---------------------------------------------------------------------------------
 
 
