@@ -225,6 +225,21 @@ def _(c: C) -> Inv:
     return Inv(b, c.tr, key_pem=c.vs.public_key_pem("ed25519"), args=list(NO_TLOG), digest="sha256")
 
 
+@case("key-based-no-time-without-explicit-opt-out", "reject")
+def _(c: C) -> Inv:
+    # spec §3.7: with no times at all, a key-based bundle may verify only if the policy
+    # explicitly says "no observer timestamps" (here: only the tlog threshold is lowered)
+    b = c.vs.sign_artifact(ARTIFACT, key_based=True, log=None)
+    return Inv(b, c.tr, key_pem=c.vs.public_key_pem(), args=["--min-tlog-entries", "0"])
+
+
+@case("key-based-rekor2-entry-without-tsa-default-policy", "reject", tsa=True)
+def _(c: C) -> Inv:
+    # Rekor v2 entries carry no time; no TSA token and no explicit opt-out (spec §3.7, §4)
+    b = c.vs.sign_artifact(ARTIFACT, key_based=True, log="v2")
+    return Inv(b, c.tr, key_pem=c.vs.public_key_pem())
+
+
 # ---- spec MUST items with their own codes but no §5 row -------------------------------------
 
 
