@@ -240,6 +240,28 @@ def _(c: C) -> Inv:
     return Inv(b, c.tr, key_pem=c.vs.public_key_pem())
 
 
+@case("certificate-from-untrusted-ca-with-all-thresholds-zero", "reject")
+def _(c: C) -> Inv:
+    # spec Step 3: a certificate bundle needs >= 1 verified time whatever the thresholds; the
+    # chain must still be validated. Lowering every threshold must not skip the chain.
+    b = c.untrusted.sign_artifact(ARTIFACT, log=None)
+    return Inv(b, c.tr, args=["--min-tlog-entries", "0", "--min-timestamps", "0", "--min-scts", "0"])
+
+
+@case("certificate-from-untrusted-ca-logged-in-trusted-rekor2-min-timestamps-0", "reject", tsa=True)
+def _(c: C) -> Inv:
+    # an attacker's own CA, a genuine entry in our Rekor v2 (anyone may submit), no TSA token
+    b = c.vs.sign_artifact(ARTIFACT, log="v2", faults=Faults(ca=c.untrusted.ca))
+    return Inv(b, c.tr, args=["--min-timestamps", "0", "--min-scts", "0"])
+
+
+@case("certificate-no-time-min-timestamps-0", "reject")
+def _(c: C) -> Inv:
+    # our own CA, but no verified time at all: the verifier clock is never used for Fulcio certs
+    b = c.vs.sign_artifact(ARTIFACT, log=None)
+    return Inv(b, c.tr, args=["--min-tlog-entries", "0", "--min-timestamps", "0"])
+
+
 # ---- spec MUST items with their own codes but no §5 row -------------------------------------
 
 
