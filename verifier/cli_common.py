@@ -11,8 +11,6 @@ import os
 import sys
 from typing import Any, Callable, NoReturn, TypeVar
 
-import click
-
 from verifier.errors import EXIT_INTERNAL, AirsealError
 
 JSON_SCHEMA_VERSION = "airseal.v1"
@@ -20,17 +18,31 @@ JSON_SCHEMA_VERSION = "airseal.v1"
 T = TypeVar("T")
 
 
+class UsageProblem(Exception):
+    """A contradictory or incomplete command line (exit 2, like click's usage errors)."""
+
+
 def debug_enabled() -> bool:
     return os.environ.get("AIRSEAL_DEBUG", "") not in ("", "0")
 
 
+def echo(message: str, *, err: bool = False) -> None:
+    """Print a line to stdout or stderr, resolved at call time (so test runners capture it).
+
+    Not click.echo: `verify` runs without importing click.
+    """
+    stream = sys.stderr if err else sys.stdout
+    stream.write(message + "\n")
+    stream.flush()
+
+
 def warn(message: str) -> None:
     """A warning for a person: stderr, one line, never stdout (stdout may be JSON)."""
-    click.echo(f"warning: {message}", err=True)
+    echo(f"warning: {message}", err=True)
 
 
 def emit_json(obj: dict[str, Any]) -> None:
-    click.echo(json.dumps(obj, sort_keys=True, indent=2))
+    echo(json.dumps(obj, sort_keys=True, indent=2))
 
 
 def error_json(err: AirsealError) -> dict[str, Any]:
@@ -61,9 +73,9 @@ def fail(err: AirsealError, *, as_json: bool) -> NoReturn:
     if as_json:
         emit_json(error_json(err))
     line = f"error: {err.detail} [{err.reason.value}]"
-    click.echo(line, err=True)
+    echo(line, err=True)
     for key, value in err.context.items():
-        click.echo(f"  {key}: {_jsonable(value)}", err=True)
+        echo(f"  {key}: {_jsonable(value)}", err=True)
     sys.exit(err.exit_code)
 
 
@@ -73,14 +85,20 @@ def run_guarded(body: Callable[[], T], *, as_json: bool = False) -> T:
         return body()
     except AirsealError as err:
         fail(err, as_json=as_json)
-    except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt, UsageProblem):
         raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
-        if debug_enabled():
+        if debug_enabled() or _is_click_control_flow(exc):
             raise
-        click.echo(
+        echo(
             f"internal error: {type(exc).__name__}: {exc} (a bug in airseal: please report it;"
             " set AIRSEAL_DEBUG=1 for details)",
             err=True,
         )
         sys.exit(EXIT_INTERNAL)
+
+
+def _is_click_control_flow(exc: BaseException) -> bool:
+    """click's usage errors and exits travel as exceptions; let them reach click."""
+    click = sys.modules.get("click")
+    return click is not None and isinstance(exc, (click.exceptions.Exit, click.ClickException))

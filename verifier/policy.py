@@ -48,9 +48,9 @@ def load_pem_public_key(data: bytes, source: str) -> TrustedKey:
 class VerificationPolicy:
     """Thresholds left as None take the documented defaults for the bundle's kind.
 
-    Certificate bundles: one tlog entry, one verified time, one SCT. Key bundles: one tlog
-    entry, and no time or SCT requirement (a key has no validity window to check a time
-    against; ask for `min_timestamps` explicitly to demand one).
+    Certificate bundles: one tlog entry, one verified time (never fewer), one SCT. Key
+    bundles: one tlog entry and one verified time, no SCT; `min_tlog_entries=0` without an
+    explicit `min_timestamps` opts out of observer evidence altogether.
     """
 
     identity: Optional[Identity] = None

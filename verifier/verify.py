@@ -67,7 +67,7 @@ def _verify(
     now = policy.now or datetime.now(timezone.utc)
     material, signer = _signing_material(bundle, policy, rec)
     is_cert = material.certificate_der is not None
-    min_timestamps = policy.min_timestamps if policy.min_timestamps is not None else (1 if is_cert else 0)
+    min_timestamps = _time_threshold(policy, is_cert)
     min_scts = policy.min_scts if policy.min_scts is not None else (1 if is_cert else 0)
 
     digests = artifact_digests(artifact, _needed_hashes(bundle, material))
@@ -148,6 +148,22 @@ def _verify(
         },
         checks=tuple(rec.checks),
     )
+
+
+def _time_threshold(policy: VerificationPolicy, is_cert: bool) -> int:
+    """How many verified times this bundle needs.
+
+    A certificate is only ever judged at a verified time, so certificate bundles need at least
+    one whatever the options say (a lower --min-timestamps cannot skip the chain check). A key
+    bundle needs one by default too; `--min-tlog-entries 0` with no `--min-timestamps` is the
+    explicit opt-out from observer evidence (no log, no time), like sigstore-go's
+    WithNoObserverTimestamps.
+    """
+    if is_cert:
+        return max(1, policy.min_timestamps or 0)
+    if policy.min_timestamps is not None:
+        return policy.min_timestamps
+    return 1 if policy.min_tlog_entries > 0 else 0
 
 
 def _signing_material(
@@ -516,6 +532,12 @@ def _verify_certificate(
     rec.ok("certificate.validity", f"certificate valid at every verified time ({iso(not_before)} .. {iso(not_after)})")
     check_leaf_profile(leaf)
     rec.ok("certificate.profile", "digitalSignature and codeSigning present, not a CA")
+    if not times:  # unreachable through _time_threshold; refuse rather than skip the chain
+        raise VerificationError(
+            Reason.TIME_NO_VERIFIED_TIMESTAMP,
+            "a certificate can only be checked at a verified signing time, and there is none",
+            check="time.threshold",
+        )
     chain: tuple[Any, ...] = ()
     for when, _source in times:
         chain = verify_chain_at(leaf, trusted_root.certificate_authorities, when)

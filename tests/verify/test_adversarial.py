@@ -228,9 +228,17 @@ def _(c: C) -> Inv:
 @case("key-based-no-time-without-explicit-opt-out", "reject")
 def _(c: C) -> Inv:
     # spec §3.7: with no times at all, a key-based bundle may verify only if the policy
-    # explicitly says "no observer timestamps" (here: only the tlog threshold is lowered)
+    # explicitly says "no observer timestamps". airseal's opt-out is --min-tlog-entries 0
+    # (docs/verify.md); asking for a time explicitly keeps the requirement.
     b = c.vs.sign_artifact(ARTIFACT, key_based=True, log=None)
-    return Inv(b, c.tr, key_pem=c.vs.public_key_pem(), args=["--min-tlog-entries", "0"])
+    return Inv(b, c.tr, key_pem=c.vs.public_key_pem(), args=["--min-tlog-entries", "0", "--min-timestamps", "1"])
+
+
+@case("key-based-no-log-no-time-default-policy", "reject")
+def _(c: C) -> Inv:
+    # the default policy wants a log entry and a verified time even for bare keys
+    b = c.vs.sign_artifact(ARTIFACT, key_based=True, log=None)
+    return Inv(b, c.tr, key_pem=c.vs.public_key_pem())
 
 
 @case("key-based-rekor2-entry-without-tsa-default-policy", "reject", tsa=True)

@@ -1,0 +1,73 @@
+"""The console script's argparse path and the click command parse `verify` identically."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from tests.conftest import REPO
+from verifier.cli_verify import verify
+from verifier.verify_command import OPTIONS, parse_args
+
+ARGVS = [
+    ["a.txt", "--key", "k.pem"],
+    ["--bundle", "b.json", "--key", "k.pem", "--min-tlog-entries", "0", "sha256:" + "0" * 64],
+    ["--certificate-identity", "x@y", "--certificate-oidc-issuer", "https://i", "--json", "-v", "a.txt"],
+    ["--certificate-identity-regexp", ".*", "--trust", "staging", "--mode", "warn", "a.txt"],
+    ["--trusted-root", "t.json", "--min-timestamps", "2", "--min-scts", "0", "--staging", "a.txt"],
+    ["--key=k.pem", "--verbose", "a.txt"],
+]
+
+
+def _click_params(argv: list[str]) -> dict[str, object]:
+    with verify.make_context("verify", list(argv)) as ctx:
+        return dict(ctx.params)
+
+
+@pytest.mark.parametrize("argv", ARGVS, ids=[" ".join(a)[:40] for a in ARGVS])
+def test_same_values(argv: list[str]) -> None:
+    assert parse_args("airseal verify", argv) == _click_params(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--min-tlog-entries", "-1", "a"], ["--mode", "lax", "a"], ["--unknown", "a"], [], ["--key"], ["--ke", "k", "a"]],
+    ids=["negative count", "bad choice", "unknown option", "no artifact", "missing value", "abbreviation"],
+)
+def test_both_refuse_with_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as fast:
+        parse_args("airseal verify", argv)
+    assert fast.value.code == 2
+    with pytest.raises(click.UsageError):
+        verify.make_context("verify", list(argv))
+
+
+def test_every_option_is_in_the_click_command() -> None:
+    names = {opt for param in verify.params for opt in getattr(param, "opts", [])}
+    for option in OPTIONS:
+        assert set(option.flags) <= names
+
+
+def test_console_script_fast_path_does_not_import_click(tmp_path: object) -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['airseal', 'verify', '--key', 'missing.pem', 'missing.txt']\n"
+        "from verifier._entry import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    print('exit', e.code)\n"
+        "print('click' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.split() == ["exit", "3", "False"], out.stdout + out.stderr
+
+
+def test_contradictory_options_are_usage_errors_on_the_fast_path() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "verifier", "verify", "--key", "k.pem", "--certificate-identity", "x", "a.txt"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert out.returncode == 2 and "not both" in out.stderr and "Traceback" not in out.stderr
