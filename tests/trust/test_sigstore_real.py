@@ -139,7 +139,8 @@ def test_cli_subprocess_under_faketime(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "root v15" in done.stdout and "timestamp v762" in done.stdout
     shown = json.loads(run("show", "public-good", "--json").stdout)
-    assert shown["reference_time_floor"] == "2026-08-22T12:00:00Z"
+    # faketime starts the clock at 12:00:00 and lets it run, so allow a few seconds of start-up
+    assert "2026-08-22T12:00:00Z" <= shown["reference_time_floor"] <= "2026-08-22T12:00:30Z"
     assert shown["refreshed_at"].startswith("2026-08-22")
     refused = run("import", "public-good", str(older))
     assert refused.returncode == 4

@@ -31,8 +31,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -424,6 +422,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so readers see the old file or the new one, never a mix."""
 
     def write() -> None:
+        import tempfile  # write path only: verify never pays for it
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -481,6 +481,9 @@ def staging_dir(name: str) -> Iterator[Path]:
     """A scratch folder on the store's file system for building a new state; removed on exit."""
     base = trust_root_dir()
     _guard_os(lambda: base.mkdir(parents=True, exist_ok=True), base)
+    import shutil
+    import tempfile
+
     path = Path(_guard_os(lambda: tempfile.mkdtemp(prefix=f".staging-{name}-", dir=base), base))
     try:
         yield path
@@ -499,6 +502,8 @@ def install_state(name: str, built: Path) -> Path:
     `state-N` name, then replace CURRENT. Any failure before the pointer swap removes the new
     folder and leaves the previous state in use; old state folders are pruned afterwards.
     """
+    import shutil  # write path only: verify never pays for it
+
     tdir = trust_dir(name)
     created_tdir = not tdir.exists()
     _guard_os(lambda: tdir.mkdir(parents=True, exist_ok=True), tdir)
@@ -532,6 +537,8 @@ def install_state(name: str, built: Path) -> Path:
 
 def prune_states(name: str) -> None:
     """Remove state folders CURRENT does not point at (left by older refreshes or crashes)."""
+    import shutil
+
     tdir = trust_dir(name)
     try:
         current = (tdir / POINTER_FILE).read_text(encoding="utf-8").strip()
