@@ -22,6 +22,7 @@ verifier thread never calls PKCS#11. A signature is yielded only after its verdi
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
@@ -184,7 +185,8 @@ class HsmSigner:
             raise ValueError(f"{self.key_type} signs {self.hash_name} digests, not {hash_name}")
 
     def _sign_unchecked(self, digest: bytes) -> bytes:
-        """C_Sign only; never returned to a caller before `_self_check_digest`/the worker."""
+        """C_Sign (+ DER for ECDSA) only: never handed to a caller before a host verification
+        (`_self_check_digest`, or the verifier thread's verdict)."""
         if self.key_type.startswith("ec-"):
             raw = self._c_sign(digest, Mechanism.ECDSA, None)
             half = len(raw) // 2

@@ -55,7 +55,9 @@ def sign(
     The artifact is hashed on this machine (SHA-256; SHA-384 for P-384 keys) and only the
     digest goes to the token. Ed25519 signs the whole file, so it is read into memory
     (at most 256 MiB). All artifacts share one login. The PIN comes from the URI's
-    pin-source, AIRSEAL_PKCS11_PIN, or a terminal prompt.
+    pin-source, AIRSEAL_PKCS11_PIN, or a terminal prompt. Every signature is verified on
+    this machine first; bundles are written (atomically, durably) only once every artifact
+    is signed: on an error, none is written.
 
     \b
     Example:
