@@ -6,8 +6,7 @@ import hashlib
 import mmap
 import os
 import re
-from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, NamedTuple, Optional
 
 from verifier.errors import InputError, Reason
 
@@ -16,8 +15,7 @@ _DIGEST_RE = re.compile(r"\A(sha256|sha384|sha512):([0-9a-fA-F]+)\Z")
 _DIGEST_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 
-@dataclass(frozen=True, slots=True)
-class ArtifactInput:
+class ArtifactInput(NamedTuple):
     path: Optional[str] = None
     given_digest: Optional[tuple[str, bytes]] = None
     """(hash name, digest) when the caller passed `sha256:HEX` instead of a file."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+
+class Limits(NamedTuple):
     max_bundle_bytes: int = 16 * 1024 * 1024
     max_trusted_root_bytes: int = 4 * 1024 * 1024
     max_tlog_entries: int = 32

@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 VERIFY_SCHEMA = "airseal.verify.v1"
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     name: str
     ok: bool
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class TimeSource:
+class TimeSource(NamedTuple):
     kind: str
     """"tlog" (Rekor v1 integrated time with a verified SET) or "tsa" (RFC 3161)."""
     source: str
     time: str
 
 
-@dataclass(frozen=True, slots=True)
-class TlogEvidence:
+class TlogEvidence(NamedTuple):
     log_url: str
     log_index: int
     kind: str
     integrated_time: Optional[str]
 
 
-@dataclass(frozen=True, slots=True)
-class VerificationResult:
+class VerificationResult(NamedTuple):
     signer: dict[str, Any]
     artifact_digest: str
     media_type: str
@@ -41,7 +36,7 @@ class VerificationResult:
     scts: int
     thresholds: dict[str, dict[str, int]]
     checks: tuple[CheckResult, ...]
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
 
 
 def checks_json(checks: "tuple[CheckResult, ...] | list[CheckResult]") -> list[dict[str, Any]]:

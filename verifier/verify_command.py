@@ -8,8 +8,7 @@ keeps the two parsers in step. Never opens a socket.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
 from verifier.cli_common import UsageProblem, _jsonable, echo, emit_json, run_guarded, warn
 from verifier.errors import InputError, Reason, VerificationError
@@ -22,8 +21,7 @@ EPILOG = """Examples:
 """
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     flags: tuple[str, ...]
     dest: str
     kind: str

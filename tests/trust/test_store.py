@@ -178,18 +178,11 @@ def test_trusted_root_hash_recorded(sim_trust: TufRepo) -> None:
 
 
 def test_embedded_prefers_the_packaged_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """In a wheel the files sit at verifier/_trust_root/<name>/<file>, read via importlib.resources."""
+    """In a wheel the files sit at verifier/_trust_root/<name>/<file>, read by path."""
     pkg = tmp_path / "verifier"
     (pkg / "_trust_root" / "public-good").mkdir(parents=True)
     (pkg / "_trust_root" / "public-good" / "trusted_root.json").write_bytes(b'{"packaged": true}')
-
-    class FakeResources:
-        @staticmethod
-        def files(package: str) -> Path:
-            assert package == "verifier"
-            return pkg
-
-    monkeypatch.setattr(embedded, "resources", FakeResources)
+    monkeypatch.setattr(embedded, "_PACKAGE_TRUST_ROOT", pkg / "_trust_root")
     assert embedded.embedded_trusted_root_bytes("public-good") == b'{"packaged": true}'
     # a file the package lacks falls back to the source checkout's trust-root/
     assert embedded.embedded_tuf_root_bytes("public-good") == (REPO_DIR / "trust-root" / "public-good" / "root.json").read_bytes()

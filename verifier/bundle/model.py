@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from cryptography import x509
 
@@ -15,13 +14,11 @@ MEDIA_TYPES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
+class Checkpoint(NamedTuple):
     envelope: str
 
 
-@dataclass(frozen=True, slots=True)
-class InclusionProof:
+class InclusionProof(NamedTuple):
     log_index: int
     root_hash: bytes
     tree_size: int
@@ -29,8 +26,7 @@ class InclusionProof:
     checkpoint: Optional[Checkpoint]
 
 
-@dataclass(frozen=True, slots=True)
-class TlogEntry:
+class TlogEntry(NamedTuple):
     log_index: int
     log_id: bytes
     kind: str
@@ -41,37 +37,32 @@ class TlogEntry:
     canonicalized_body: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class MessageSignature:
+class MessageSignature(NamedTuple):
     digest_algorithm: Optional[str]
     """`SHA2_256` etc. when the bundle carries a messageDigest, else None."""
     digest: Optional[bytes]
     signature: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class DsseEnvelope:
+class DsseEnvelope(NamedTuple):
     payload: bytes
     payload_type: str
     signature: bytes
     keyid: str
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateMaterial:
+class CertificateMaterial(NamedTuple):
     leaf: x509.Certificate
     leaf_der: bytes
     chain_der: tuple[bytes, ...]
     """Certificates after the leaf (v0.1/0.2 chains): untrusted, used only as hints."""
 
 
-@dataclass(frozen=True, slots=True)
-class PublicKeyMaterial:
+class PublicKeyMaterial(NamedTuple):
     hint: str
 
 
-@dataclass(frozen=True, slots=True)
-class Bundle:
+class Bundle(NamedTuple):
     media_type: str
     version: str
     material: Union[CertificateMaterial, PublicKeyMaterial]

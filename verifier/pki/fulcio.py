@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
@@ -15,8 +14,7 @@ OID_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 OID_OTHERNAME_SAN = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateSummary:
+class CertificateSummary(NamedTuple):
     sans: tuple[str, ...]
     issuer: Optional[str]
     serial: str

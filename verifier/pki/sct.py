@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -20,8 +19,7 @@ _EPOCH = datetime(1970, 1, 1)
 _CHECK = "certificate.sct"
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedSct:
+class VerifiedSct(NamedTuple):
     log_id: bytes
     log_url: str
     timestamp: datetime

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 
 from verifier.crypto import verify_log_signature
 from verifier.errors import Reason, VerificationError
@@ -16,22 +17,19 @@ _CHECK = "tlog.checkpoint"
 _SIZE_RE = re.compile(r"\A(?:0|[1-9][0-9]*)\Z")
 
 
-@dataclass(frozen=True, slots=True)
-class NoteSignature:
+class NoteSignature(NamedTuple):
     name: str
     key_hint: bytes
     signature: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SignedNote:
+class SignedNote(NamedTuple):
     text: bytes
     """The signed text, including its final newline."""
     signatures: tuple[NoteSignature, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CheckpointBody:
+class CheckpointBody(NamedTuple):
     origin: str
     tree_size: int
     root_hash: bytes

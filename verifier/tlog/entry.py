@@ -10,8 +10,7 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, NamedTuple, Optional, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -33,8 +32,7 @@ SUPPORTED_KINDS = {
 _CHECK = "tlog.entry"
 
 
-@dataclass(frozen=True, slots=True)
-class SigningMaterial:
+class SigningMaterial(NamedTuple):
     """What the log entry must name: the leaf certificate or the public key, and its key."""
 
     key: PublicKeyTypes

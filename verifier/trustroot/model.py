@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 
-@dataclass(frozen=True, slots=True)
-class ValidityPeriod:
+class ValidityPeriod(NamedTuple):
     """Closed interval [start, end]; `end` None means open-ended. Both tz-aware UTC."""
 
     start: datetime
@@ -23,8 +21,7 @@ class ValidityPeriod:
         return self.start <= when and (self.end is None or when <= self.end)
 
 
-@dataclass(frozen=True, slots=True)
-class TransparencyLog:
+class TransparencyLog(NamedTuple):
     """A Rekor (v1 or v2) or CT log instance."""
 
     base_url: str
@@ -54,8 +51,7 @@ class TransparencyLog:
         return self.log_id != hashlib.sha256(self.spki_der).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateAuthority:
+class CertificateAuthority(NamedTuple):
     """A Fulcio CA or a timestamp authority: chain (leaf/intermediates first, anchor last)."""
 
     uri: str
@@ -71,8 +67,7 @@ class CertificateAuthority:
         return self.chain[-1]
 
 
-@dataclass(frozen=True, slots=True)
-class TrustedRoot:
+class TrustedRoot(NamedTuple):
     media_type: str
     tlogs: tuple[TransparencyLog, ...]
     certificate_authorities: tuple[CertificateAuthority, ...]
