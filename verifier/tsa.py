@@ -215,6 +215,9 @@ def _parse_unchecked(der: bytes) -> _Token:
     # Signed attributes: required (eContentType is not id-data), unique, content-type and
     # message-digest consistent with the eContent.
     attrs = si["signed_attrs"]
+    # The exact bytes as signed, taken before reading any attribute: once children are parsed,
+    # asn1crypto's dump() re-encodes the whole set (milliseconds per token).
+    raw_attrs = attrs.dump()
     if isinstance(attrs, core.Void) or len(attrs) == 0:
         raise _fail(Reason.TSA_INVALID, "SignerInfo has no signed attributes")
     by_type: dict[str, Any] = {}
@@ -259,7 +262,6 @@ def _parse_unchecked(der: bytes) -> _Token:
             name = first["hash_algorithm"]["algorithm"].native if v2 else "sha1"
             ess.append((name, first["cert_hash"].native))
 
-    raw_attrs = attrs.dump()
     if raw_attrs[:1] != b"\xa0":
         raise _fail(Reason.TSA_INVALID, "signed attributes are not [0] IMPLICIT")
     signed_attrs = b"\x31" + raw_attrs[1:]  # signature covers the SET OF encoding (RFC 5652 §5.4)
@@ -311,7 +313,8 @@ def _parse_unchecked(der: bytes) -> _Token:
 
     embedded: list[x509.Certificate] = []
     certificates = signed_data["certificates"]
-    if certificates.native is not None:
+    # Not `.native`: converting the certificates makes every later dump() re-encode them.
+    if not isinstance(certificates, core.Void):
         if len(certificates) > _MAX_EMBEDDED_CERTS:
             raise _fail(Reason.TSA_INVALID, "too many certificates in timeStampToken")
         for choice in certificates:
@@ -351,7 +354,9 @@ def _sid_view(cert_der: bytes) -> tuple[Any, int, Optional[bytes]]:
     from asn1crypto import x509 as asn1_x509
 
     parsed = asn1_x509.Certificate.load(cert_der)
-    return parsed.issuer, parsed.serial_number, parsed.key_identifier
+    issuer = parsed.issuer
+    issuer.hashable  # noqa: B018 - parse the normalised name now, where failures are caught
+    return issuer, parsed.serial_number, parsed.key_identifier
 
 
 def _matches_sid(cert: x509.Certificate, token: _Token) -> bool:
@@ -360,7 +365,10 @@ def _matches_sid(cert: x509.Certificate, token: _Token) -> bool:
     except Exception:  # a certificate asn1crypto cannot read never matches
         return False
     if token.sid_kind == "issuer_and_serial_number":
-        return serial == token.sid_serial and issuer == token.sid_issuer
+        try:
+            return serial == token.sid_serial and issuer == token.sid_issuer
+        except Exception:  # asn1crypto normalises names lazily; unreadable never matches
+            return False
     return key_id is not None and key_id == token.sid_key_id
 
 
