@@ -213,8 +213,7 @@ def config_cmd(name: str, url: str | None, grace_days: int | None, stale_warning
     """
 
     def body() -> None:
-        import dataclasses
-
+        
         from verifier.trustroot import store
 
         config = store.load_config(name)
@@ -226,7 +225,7 @@ def config_cmd(name: str, url: str | None, grace_days: int | None, stale_warning
         if stale_warning_days is not None:
             changes["stale_warning_days"] = stale_warning_days
         if changes:
-            config = dataclasses.replace(config, **changes)
+            config = config._replace(**changes)
             store.save_config(name, config)
         if as_json:
             emit_json({"schema": JSON_SCHEMA_VERSION, "ok": True, "name": name, **config.to_json_dict()})

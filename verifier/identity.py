@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from verifier.errors import Reason, VerificationError
 from verifier.pki.fulcio import CertificateSummary
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     """Every SAN of the certificate is tried; regexps must match the whole value (re.fullmatch)."""
 
     san: Optional[str] = None

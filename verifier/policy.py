@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -16,8 +15,7 @@ from verifier.errors import InputError, Reason, VerificationError
 from verifier.identity import Identity
 
 
-@dataclass(frozen=True, slots=True)
-class TrustedKey:
+class TrustedKey(NamedTuple):
     key: PublicKeyTypes
     spki_der: bytes
     source: str
@@ -44,14 +42,8 @@ def load_pem_public_key(data: bytes, source: str) -> TrustedKey:
     return TrustedKey(key=key, spki_der=spki, source=source)
 
 
-@dataclass(frozen=True, slots=True)
-class VerificationPolicy:
-    """Thresholds left as None take the documented defaults for the bundle's kind.
-
-    Certificate bundles: one tlog entry, one verified time (never fewer), one SCT. Key
-    bundles: one tlog entry and one verified time, no SCT; `min_tlog_entries=0` without an
-    explicit `min_timestamps` opts out of observer evidence altogether.
-    """
+class _PolicyFields(NamedTuple):
+    """Fields of VerificationPolicy (a NamedTuple cannot validate itself)."""
 
     identity: Optional[Identity] = None
     key: Optional[TrustedKey] = None
@@ -61,10 +53,23 @@ class VerificationPolicy:
     now: Optional[datetime] = None
     """Verifier clock, used only to refuse integrated times in the future."""
 
-    def __post_init__(self) -> None:
+
+class VerificationPolicy(_PolicyFields):
+    """Thresholds left as None take the documented defaults for the bundle's kind.
+
+    Certificate bundles: one tlog entry, one verified time (never fewer), one SCT. Key
+    bundles: one tlog entry and one verified time, no SCT; `min_tlog_entries=0` without an
+    explicit `min_timestamps` opts out of observer evidence altogether.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "VerificationPolicy":
+        self = super().__new__(cls, *args, **kwargs)
         for name in ("min_tlog_entries", "min_timestamps", "min_scts"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0")
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
+        return self

@@ -22,10 +22,9 @@ keyUsage is present) on issuers, no unknown critical extensions, and the TSA lea
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence, TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -68,8 +67,7 @@ _KNOWN_CRITICAL = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedTimestamp:
+class VerifiedTimestamp(NamedTuple):
     """Evidence from one RFC 3161 token that verified against a trusted TSA."""
 
     time: datetime
@@ -104,8 +102,7 @@ def _hash_for(name: str) -> hashes.HashAlgorithm:
 # --------------------------------------------------------------------------- parsed token
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
     """What we need from a TimeStampResp after structural checks (no trust decisions yet)."""
 
     gen_time: datetime
@@ -462,8 +459,7 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class _TsaMaterial:
+class _TsaMaterial(NamedTuple):
     """Parsed, checked form of one trusted-root TSA chain. Built once per chain DER."""
 
     leaf: Optional[x509.Certificate]

@@ -62,7 +62,13 @@ def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
     """argparse twin of the click command; exits 2 on a usage error, as click does."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False, add_help=False)
+    # A fixed width keeps argparse from importing shutil to ask the terminal (start-up time).
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        allow_abbrev=False,
+        add_help=False,
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, width=100),
+    )
     for opt in OPTIONS:
         if opt.kind == "flag":
             parser.add_argument(*opt.flags, dest=opt.dest, action="store_true")

@@ -39,20 +39,10 @@ _PACKAGE_TRUST_ROOT = Path(__file__).resolve().parents[1] / "_trust_root"
 
 
 def _package_file(name: str, filename: str) -> bytes | None:
-    # A plain path first: wheels install unpacked, and importlib.resources (with its zip
-    # support) costs a few milliseconds of every cold verify.
+    # Read by path: wheels install unpacked, and importlib.resources (with its zip support)
+    # would cost a few milliseconds of every cold verify.
     direct = _PACKAGE_TRUST_ROOT / name / filename
-    if direct.is_file():
-        return direct.read_bytes()
-    try:
-        from importlib import resources
-
-        node = resources.files("verifier").joinpath("_trust_root", name, filename)
-        if node.is_file():
-            return node.read_bytes()
-    except (FileNotFoundError, ModuleNotFoundError, NotADirectoryError):
-        return None
-    return None
+    return direct.read_bytes() if direct.is_file() else None
 
 
 def embedded_file(name: str, filename: str) -> bytes:

@@ -31,9 +31,8 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 
 from verifier.errors import Reason, TrustRootError
 from verifier.trustroot.embedded import (
@@ -93,8 +92,7 @@ def trust_dir(name: str) -> Path:
 # --- configuration --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrustConfig:
+class TrustConfig(NamedTuple):
     """Per-trust settings from `<name>/config.json`; built-ins default without the file."""
 
     url: str | None
@@ -103,7 +101,7 @@ class TrustConfig:
     """How far before now metadata may have expired and still be accepted (0..30 days)."""
     stale_warning_days: int = DEFAULT_STALE_WARNING_DAYS
     """`verify` warns when the last refresh is older than this many days."""
-    warnings: tuple[str, ...] = field(default=(), compare=False)
+    warnings: tuple[str, ...] = ()
     """Problems found while reading the file (e.g. a grace period above the cap)."""
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -219,8 +217,7 @@ def bootstrap_root_bytes(name: str) -> bytes:
 # --- stored state ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StoredState:
+class StoredState(NamedTuple):
     """The verified TUF state a trust currently uses (one state directory)."""
 
     path: Path
@@ -325,8 +322,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 # --- what `verify --trust NAME` uses ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ResolvedTrust:
+class ResolvedTrust(NamedTuple):
     """The trusted_root.json bytes a named trust stands for, and how we got them."""
 
     data: bytes
