@@ -76,12 +76,12 @@ def public_key_from_object(obj: Any) -> PublicKey:
     Raises:
         HsmError: `hsm.key_unusable` for key types airseal cannot sign or verify with.
     """
-    from cryptography import x509  # only certificates need it
-
     with PKCS11_LOCK:
         try:
             cls = obj[Attribute.CLASS]
             if cls == ObjectClass.CERTIFICATE:
+                from cryptography import x509  # only certificates need it (~12 ms to import)
+
                 cert = x509.load_der_x509_certificate(obj[Attribute.VALUE])
                 key = cert.public_key()
             else:
