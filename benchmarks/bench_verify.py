@@ -532,11 +532,12 @@ def print_profile(title: str, prof: dict[str, Any], top: int = 10) -> None:
 def bench_imports(tmp: Path, runs: int) -> None:
     py = sys.executable
     env = isolated_env(tmp, "airseal")
-    prof = import_profile([py, "-X", "importtime", "-c", "import verifier.cli_verify"], env, runs)
-    print_profile('python -X importtime -c "import verifier.cli_verify"', prof)
-    # cli_verify imports its heavy modules lazily inside the command, so the line above misses
-    # most of the real cost. Profile a complete `airseal verify` (same entry point as the script).
-    script = "import sys; sys.argv[0] = 'airseal'; from verifier.cli import main; main()"
+    prof = import_profile([py, "-X", "importtime", "-c", "import verifier.verify_command"], env, runs)
+    print_profile('python -X importtime -c "import verifier.verify_command"', prof)
+    # verify_command imports its heavy modules lazily inside the command, so the line above
+    # misses most of the real cost. Profile a complete `airseal verify` through the console
+    # script's entry point (verifier._entry, which skips click for verify).
+    script = "import sys; sys.argv[0] = 'airseal'; from verifier._entry import main; main()"
     full = [py, "-X", "importtime", "-c", script, *airseal_cmd(CASE_V1, ARTIFACT)[1:]]
     prof = import_profile(full, env, runs)
     print_profile(f"full `airseal verify` ({CASE_V1.name}, shipped public-good root)", prof)
