@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from verifier._atomic import atomic_file, fsync_dir
 from verifier.errors import InputError, Reason
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -247,26 +248,11 @@ def write_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
     Raises:
         InputError: `artifact.unreadable` when the directory is not writable.
     """
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        with atomic_file(path, sync_dir=sync_dir) as fh:
+            fh.write(data)
     except OSError as exc:
         raise InputError(Reason.ARTIFACT_UNREADABLE, f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if sync_dir:
-        _fsync_dir(directory)
 
 
 BULK_SYNC_MIN_FILES = 8
@@ -396,45 +382,6 @@ def _libc_syncfs() -> Any:
 def sync_dirs(paths: list[Path]) -> None:
     """fsync each distinct parent directory once (after a batch of write_atomic calls)."""
     for directory in {p.parent if str(p.parent) else Path(".") for p in paths}:
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform, hence best effort.
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-__all__ = [
-    "ArtifactDigest",
-    "AtomicBatch",
-    "BULK_SYNC_MIN_FILES",
-    "BUNDLE_MEDIA_TYPE",
-    "CHUNK_BYTES",
-    "IN_TOTO_PAYLOAD_TYPE",
-    "IN_TOTO_STATEMENT_V1",
-    "MAX_ED25519_MESSAGE_BYTES",
-    "MessageBundleTemplate",
-    "Signer",
-    "b64",
-    "dsse_bundle",
-    "dump_bundle_json",
-    "hash_artifact",
-    "hash_file",
-    "in_toto_statement",
-    "message_signature_bundle",
-    "pae",
-    "sign_artifact",
-    "sign_pae",
-    "sync_dirs",
-    "verification_material",
-    "write_atomic",
-]

@@ -18,12 +18,12 @@ import os
 import re
 import stat
 import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from verifier._atomic import atomic_file
 from verifier.errors import Reason, TrustRootError
 
 PACK_FORMAT = "airseal-tuf-pack"
@@ -410,11 +410,7 @@ def write_pack(out: Path, files: dict[str, bytes], manifest_extra: dict[str, Any
     mtime = int(_dt.datetime.now(_dt.timezone.utc).timestamp())
     out_dir = out.resolve().parent
     try:
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot write {out}: {exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as raw:
+        with atomic_file(out_dir / out.name) as raw:
             with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
                 for rel in sorted(entries):
                     data = entries[rel]
@@ -424,19 +420,6 @@ def write_pack(out: Path, files: dict[str, bytes], manifest_extra: dict[str, Any
                     info.mtime = mtime
                     info.type = tarfile.REGTYPE
                     tar.addfile(info, io.BytesIO(data))
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, out)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot write {out}: {exc}") from exc
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return manifest

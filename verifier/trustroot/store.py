@@ -34,6 +34,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
+from verifier._atomic import atomic_file, fsync_dir
 from verifier.errors import Reason, TrustRootError
 from verifier.trustroot.embedded import (
     BUILTIN_TRUSTS,
@@ -404,34 +405,12 @@ def _guard_os(action: Any, path: Path) -> Any:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot write {path}: {exc}") from exc
 
 
-def fsync_dir(path: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so readers see the old file or the new one, never a mix."""
 
     def write() -> None:
-        import tempfile  # write path only: verify never pays for it
-
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        fsync_dir(path.parent)
+        with atomic_file(path) as fh:
+            fh.write(data)
 
     _guard_os(write, path)
 
