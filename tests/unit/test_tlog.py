@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from verifier._time import parse_rfc3339
 from verifier.errors import Reason, VerificationError
 from verifier.tlog.checkpoint import parse_signed_note, verify_checkpoint
-from verifier.tlog.merkle import leaf_hash, node_hash, root_from_inclusion_proof, verify_inclusion
+from verifier.tlog.merkle import leaf_hash, node_hash, verify_inclusion
 from verifier.trustroot.load import signed_note_key_id
 from verifier.trustroot.model import TransparencyLog, ValidityPeriod
 
