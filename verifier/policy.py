@@ -7,7 +7,7 @@ import hashlib
 from datetime import datetime
 from typing import Any, NamedTuple, Optional
 
-from cryptography.hazmat.primitives import serialization
+from verifier._keyio import load_pem_public_key as _load_pem_public_key, spki_der
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from verifier.crypto import is_supported_key, describe_key
@@ -28,7 +28,7 @@ class TrustedKey(NamedTuple):
 
 def load_pem_public_key(data: bytes, source: str) -> TrustedKey:
     try:
-        key = serialization.load_pem_public_key(data)
+        key = _load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
         raise InputError(Reason.KEY_MALFORMED, f"{source} is not a PEM public key") from exc
     if not is_supported_key(key):
@@ -38,7 +38,7 @@ def load_pem_public_key(data: bytes, source: str) -> TrustedKey:
             context={"supported": "EC P-256/P-384/P-521, RSA >= 2048, Ed25519"},
             check="key",
         )
-    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = spki_der(key)
     return TrustedKey(key=key, spki_der=spki, source=source)
 
 

@@ -14,7 +14,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from cryptography.hazmat.primitives import serialization
+from verifier._keyio import spki_der
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from verifier._time import from_unix, iso
@@ -186,7 +186,7 @@ def _signing_material(
         from verifier.pki.fulcio import summarize_certificate
 
         summary = summarize_certificate(leaf)
-        spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = spki_der(key)
         signer = {
             "kind": "certificate",
             "identity": None,

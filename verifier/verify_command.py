@@ -193,7 +193,7 @@ def _check_regexp(pattern: Optional[str]) -> Optional[str]:
 
 
 def _load_key(ref: str) -> Any:
-    from cryptography.hazmat.primitives import serialization
+    from verifier._keyio import Encoding, PublicFormat
 
     from verifier.policy import load_pem_public_key
 
@@ -201,7 +201,7 @@ def _load_key(ref: str) -> Any:
         from hsm.keys import public_key_for_uri
 
         key = public_key_for_uri(ref, warn=warn)
-        pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         return load_pem_public_key(pem, "the token key")
     return load_pem_public_key(_read(ref, "key", Reason.KEY_MALFORMED), ref)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple, Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from verifier._keyio import spki_der
 
 from verifier._time import iso
 from verifier.crypto import verify_over_data
@@ -48,7 +48,7 @@ def verify_embedded_scts(
     except x509.ExtensionNotFound:
         scts = []
     issuer_key_hash = hashlib.sha256(
-        issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki_der(issuer.public_key())
     ).digest()
     tbs = leaf.tbs_precertificate_bytes if scts else b""
     verified: dict[bytes, VerifiedSct] = {}

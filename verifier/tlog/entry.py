@@ -13,7 +13,7 @@ import json
 from typing import Any, Mapping, NamedTuple, Optional, Union
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from verifier._keyio import Encoding, load_pem_public_key, spki_der
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
@@ -100,10 +100,9 @@ def _pem_matches(pem: bytes, material: SigningMaterial) -> bool:
     """Compare DER, not PEM text: the log may re-wrap lines."""
     try:
         if b"CERTIFICATE" in pem:
-            der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+            der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
             return material.certificate_der is not None and der == material.certificate_der
-        key = serialization.load_pem_public_key(pem)
-        spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = spki_der(load_pem_public_key(pem))
         return material.certificate_der is None and spki == material.spki_der
     except (ValueError, TypeError):
         return False

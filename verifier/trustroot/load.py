@@ -6,7 +6,7 @@ import hashlib
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from verifier._keyio import Encoding, PublicFormat, load_der_public_key, spki_der
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from verifier._encoding import Obj, load_json_object
@@ -100,7 +100,7 @@ def _load_log(obj: Obj, *, rekor: bool) -> TransparencyLog:
     spki = pk.bytes("rawBytes")
     key_details = pk.str("keyDetails")
     try:
-        key = serialization.load_der_public_key(spki)
+        key = load_der_public_key(spki)
     except (ValueError, Exception) as exc:
         raise InputError(Reason.TRUSTROOT_KEY_TYPE_MISMATCH, f"{what}.publicKey is not a DER public key") from exc
     check = _KEY_DETAILS_CHECK.get(key_details)
@@ -122,14 +122,14 @@ def _load_log(obj: Obj, *, rekor: bool) -> TransparencyLog:
         base_url=base_url,
         key_details=key_details,
         public_key=key,
-        spki_der=key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
+        spki_der=spki_der(key),
         valid_for=validity,
         log_id=log_id,
         checkpoint_key_id=checkpoint_key_id,
         operator=obj.str("operator", required=False) or None,
     )
     # Legacy entries (staging's RSA CT log) carry a bare PKCS#1 key; ids are over the SPKI form.
-    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = spki_der(key)
     spki_hash = hashlib.sha256(spki).digest()
     if log_id != spki_hash:
         # Not a v1/RFC 6962 id: it must be the signed-note key id of a Rekor v2 log (§2.3).
@@ -147,7 +147,7 @@ def _load_log(obj: Obj, *, rekor: bool) -> TransparencyLog:
 def signed_note_key_id(origin: str, key: object, spki: bytes) -> bytes:
     """C2SP signed-note key id for a log key (spec §2.3)."""
     if isinstance(key, ed25519.Ed25519PublicKey):
-        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
         return hashlib.sha256(origin.encode() + b"\n" + b"\x01" + raw).digest()
     if isinstance(key, rsa.RSAPublicKey):
         return hashlib.sha256(origin.encode() + b"\n" + b"\xff" + b"PKIX-RSA-PKCS#1v1.5" + spki).digest()

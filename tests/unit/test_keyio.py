@@ -1,0 +1,28 @@
+"""verifier._keyio stands in for cryptography's serialization package: prove they are one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from cryptography.hazmat.primitives import serialization
+
+from tests.conftest import REPO
+from verifier import _keyio
+
+
+def test_the_fast_names_are_cryptographys_public_objects() -> None:
+    assert _keyio.load_der_public_key is serialization.load_der_public_key
+    assert _keyio.load_pem_public_key is serialization.load_pem_public_key
+    assert _keyio.Encoding is serialization.Encoding
+    assert _keyio.PublicFormat is serialization.PublicFormat
+
+
+def test_verify_path_does_not_import_the_serialization_package() -> None:
+    code = (
+        "import sys\n"
+        "import verifier.verify, verifier.bundle.parse, verifier.trustroot.load, verifier.policy\n"
+        "print('cryptography.hazmat.primitives.serialization' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "False"
