@@ -278,18 +278,13 @@ def public_key_for_uri(uri: str, *, module: str | None = None, warn: Any = None)
         HsmError: any `hsm.*` reason (exit 5).
     """
     parsed = parse_uri(uri)
-    opened = open_token(parsed, login=False, module_override=module, warn=warn)
-    try:
-        return find_public_key(opened, parsed)
-    except HsmError as err:
-        if err.reason is not Reason.HSM_KEY_NOT_FOUND:
-            raise
-    opened = open_token(parsed, login=True, module_override=module, warn=warn)
-    try:
-        return find_public_key(opened, parsed)
-    except HsmError as err:
-        if err.reason is not Reason.HSM_KEY_NOT_FOUND:
-            raise
+    for login in (False, True):
+        opened = open_token(parsed, login=login, module_override=module, warn=warn)
+        try:
+            return find_public_key(opened, parsed)
+        except HsmError as err:
+            if err.reason is not Reason.HSM_KEY_NOT_FOUND:
+                raise
     return public_key_for_private(opened, find_private_key(opened, parsed))
 
 

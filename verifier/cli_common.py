@@ -53,15 +53,15 @@ def error_json(err: AirsealError) -> dict[str, Any]:
         "reason_code": err.reason.value,
         "message": err.detail,
         "check": err.check,
-        "context": _jsonable(err.context),
+        "context": jsonable(err.context),
     }
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, bytes):
@@ -75,7 +75,7 @@ def fail(err: AirsealError, *, as_json: bool) -> NoReturn:
     line = f"error: {err.detail} [{err.reason.value}]"
     echo(line, err=True)
     for key, value in err.context.items():
-        echo(f"  {key}: {_jsonable(value)}", err=True)
+        echo(f"  {key}: {jsonable(value)}", err=True)
     sys.exit(err.exit_code)
 
 

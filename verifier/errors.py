@@ -161,23 +161,12 @@ class HsmError(AirsealError):
     exit_code = 5
 
 
-EXIT_OK = 0
-EXIT_REJECTED = VerificationError.exit_code
-EXIT_USAGE = 2
-EXIT_INPUT = InputError.exit_code
-EXIT_TRUST = TrustRootError.exit_code
-EXIT_HSM = HsmError.exit_code
 EXIT_INTERNAL = 70
+"""Exit status for a bug; the others are each family's `exit_code`."""
 
 __all__ = [
     "AirsealError",
-    "EXIT_HSM",
-    "EXIT_INPUT",
     "EXIT_INTERNAL",
-    "EXIT_OK",
-    "EXIT_REJECTED",
-    "EXIT_TRUST",
-    "EXIT_USAGE",
     "HsmError",
     "InputError",
     "Reason",

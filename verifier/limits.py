@@ -16,7 +16,6 @@ class Limits(NamedTuple):
     max_checkpoint_signatures: int = 64
     max_inclusion_proof_hashes: int = 64
     max_certificates_in_chain: int = 10
-    max_regexp_input_chars: int = 4096
 
 
 DEFAULT_LIMITS = Limits()

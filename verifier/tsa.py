@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from verifier.errors import InputError, Reason, VerificationError
+from verifier.limits import DEFAULT_LIMITS
 
 if TYPE_CHECKING:
     from verifier.trustroot.model import CertificateAuthority
@@ -45,7 +46,7 @@ __all__ = [
     "verify_timestamps",
 ]
 
-MAX_TIMESTAMPS = 32
+MAX_TIMESTAMPS = DEFAULT_LIMITS.max_rfc3161_timestamps
 """Spec Step 2 item 1 / §5 row 13: more timestamps than this is rejected as input.too_large."""
 
 _CHECK = "tsa"

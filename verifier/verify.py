@@ -22,6 +22,7 @@ from verifier.artifact import ArtifactInput, artifact_digests, read_artifact
 from verifier.bundle.model import Bundle, CertificateMaterial, DsseEnvelope, MessageSignature, TlogEntry
 from verifier.crypto import ENUM_TO_HASH, describe_key, is_supported_key, key_hash_name, verify_over_data, verify_over_digest
 from verifier.errors import InputError, Reason, VerificationError
+from verifier.limits import DEFAULT_LIMITS
 from verifier.policy import VerificationPolicy
 from verifier.result import CheckResult, TimeSource, TlogEvidence, VerificationResult
 from verifier.tlog import checkpoint as checkpoint_mod
@@ -241,7 +242,7 @@ def _subject_hashes(payload: bytes) -> set[str]:
         subjects = json.loads(payload).get("subject", [])
         return {
             name
-            for subject in subjects[:1024]
+            for subject in subjects[: DEFAULT_LIMITS.max_intoto_subjects]
             for name in subject.get("digest", {})
             if name in ("sha256", "sha384", "sha512")
         }
@@ -348,14 +349,20 @@ def _verify_dsse(content: DsseEnvelope, material: SigningMaterial, digests: dict
     subjects = statement.get("subject")
     if not isinstance(subjects, list) or not subjects:
         raise VerificationError(Reason.DSSE_SUBJECT_MISMATCH, "in-toto statement has no subjects", check="dsse.subject")
-    if len(subjects) > 1024:
-        raise InputError(Reason.INPUT_TOO_LARGE, "in-toto statement has more than 1024 subjects")
+    limits = DEFAULT_LIMITS
+    if len(subjects) > limits.max_intoto_subjects:
+        raise InputError(
+            Reason.INPUT_TOO_LARGE, f"in-toto statement has more than {limits.max_intoto_subjects} subjects"
+        )
     for subject in subjects:
         digest_map = subject.get("digest") if isinstance(subject, dict) else None
         if not isinstance(digest_map, dict):
             continue
-        if len(digest_map) > 32:
-            raise InputError(Reason.INPUT_TOO_LARGE, "an in-toto subject has more than 32 digests")
+        if len(digest_map) > limits.max_digests_per_subject:
+            raise InputError(
+                Reason.INPUT_TOO_LARGE,
+                f"an in-toto subject has more than {limits.max_digests_per_subject} digests",
+            )
         for name in ("sha256", "sha384", "sha512"):
             value = digest_map.get(name)
             if isinstance(value, str) and name in digests and value.lower() == digests[name].hex():
@@ -407,7 +414,7 @@ def _verify_tlog_entries(
     evidence: dict[bytes, TlogEvidence] = {}
     times: dict[bytes, tuple[datetime, TimeSource]] = {}
     for entry in bundle.tlog_entries:
-        parse_body(entry)  # kind/version checks come before anything else about the entry
+        body = parse_body(entry)  # kind/version checks come before anything else about the entry
         log = trusted_root.tlog_by_id(entry.log_id)
         if log is None:
             rec.checks.append(
@@ -444,7 +451,7 @@ def _verify_tlog_entries(
                 )
             rec.ok("tlog.set", f"{where}: signed entry timestamp verifies (integrated {iso(verified_time)})")
         # The body first: for Rekor v2 the proven leaf is the body rebuilt from the bundle.
-        verify_entry_body(entry, bundle.content, material, digests)
+        verify_entry_body(entry, bundle.content, material, digests, body)
         rec.ok("tlog.entry", f"{where}: {entry.kind} {entry.version} body matches the bundle")
         if entry.inclusion_proof is not None:
             _verify_inclusion(entry, log, v2)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Sequence
 
-from verifier.cli_common import UsageProblem, _jsonable, echo, emit_json, run_guarded, warn
+from verifier.cli_common import UsageProblem, echo, emit_json, jsonable, run_guarded, warn
 from verifier.errors import InputError, Reason, VerificationError
+from verifier.limits import DEFAULT_LIMITS
 
 EPILOG = """Examples:
   airseal verify --key cosign.pub app.tar.gz
@@ -142,7 +143,7 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
         if artifact.path is None:
             raise UsageProblem("--bundle is required when verifying a digest")
         bundle_path = artifact.path + ".sigstore.json"
-    bundle = load_bundle(_read(bundle_path, "bundle", Reason.BUNDLE_MALFORMED_JSON))
+    bundle = load_bundle(_read(bundle_path, "bundle", Reason.BUNDLE_MALFORMED_JSON, DEFAULT_LIMITS.max_bundle_bytes))
 
     key = _load_key(opts["key_ref"]) if opts["key_ref"] else None
     from verifier.bundle.model import CertificateMaterial
@@ -172,10 +173,11 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
     return run_verification(bundle, trusted_root, artifact, policy), trust_warnings
 
 
-def _read(path: str, what: str, reason: Reason) -> bytes:
+def _read(path: str, what: str, reason: Reason, max_bytes: int = 1024 * 1024) -> bytes:
+    """At most one byte more than the parser accepts, so an oversized file is refused unread."""
     try:
         with open(path, "rb") as fh:
-            return fh.read(64 * 1024 * 1024 + 1)
+            return fh.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(reason, f"cannot read {what} {path!r}: {exc.strerror}") from exc
 
@@ -212,7 +214,8 @@ def _load_trust(opts: dict[str, Any]) -> tuple[Any, list[str]]:
     if opts["trusted_root"]:
         if opts["trust_name"] or opts["staging"]:
             raise UsageProblem("give --trusted-root or --trust, not both")
-        return load_trusted_root(_read(opts["trusted_root"], "trusted root", Reason.TRUSTROOT_MALFORMED)), []
+        return load_trusted_root(_read(opts["trusted_root"], "trusted root", Reason.TRUSTROOT_MALFORMED, DEFAULT_LIMITS.max_trusted_root_bytes)
+        ), []
     name = opts["trust_name"] or ("staging" if opts["staging"] else "public-good")
     from verifier.trustroot.store import resolve_trusted_root
 
@@ -261,7 +264,7 @@ def _report_failure(err: VerificationError, *, as_json: bool, enforce: bool, ver
             "reason_code": err.reason.value,
             "message": err.detail,
             "failed_check": failed_check,
-            "context": _jsonable(err.context),
+            "context": jsonable(err.context),
             "signer": None,
             "artifact_digest": None,
             "time_sources": [],
@@ -274,7 +277,7 @@ def _report_failure(err: VerificationError, *, as_json: bool, enforce: bool, ver
             echo(f"  [{'ok' if check.ok else '--'}] {check.name}: {check.detail}", err=True)
     echo(f"rejected: {failed_check}: {err.detail} [{err.reason.value}]", err=True)
     for key, value in err.context.items():
-        echo(f"  {key}: {_jsonable(value)}", err=True)
+        echo(f"  {key}: {jsonable(value)}", err=True)
     if not enforce:
         echo(
             "WARNING: --mode warn: verification FAILED but airseal exits 0 because fail-open mode was asked for",

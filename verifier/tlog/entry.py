@@ -123,8 +123,11 @@ def verify_entry_body(
     content: Union[MessageSignature, DsseEnvelope],
     material: SigningMaterial,
     artifact_digests: Mapping[str, bytes],
+    body: Optional[dict[str, Any]] = None,
 ) -> None:
     """Check that the logged body commits to this bundle (§3.4). v2 bodies: see expected_v2_body.
+
+    `body` is `parse_body(entry)` when the caller already has it.
 
     A hashedrekord 0.0.1 digest must use a hash the signature can be over (the key's hash,
     or SHA-256 for older P-384/P-521 clients): the log could not have accepted anything else.
@@ -133,7 +136,8 @@ def verify_entry_body(
         VerificationError: tlog.kind_version_mismatch, tlog.unsupported_kind,
             tlog.kind_content_mismatch, tlog.entry_mismatch, algorithm.unsupported.
     """
-    body = parse_body(entry)
+    if body is None:
+        body = parse_body(entry)
     spec = _get(body, "spec")
     kv = (entry.kind, entry.version)
     if kv == ("hashedrekord", "0.0.1"):

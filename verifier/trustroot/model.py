@@ -43,13 +43,6 @@ class TransparencyLog(NamedTuple):
                 url = url[len(scheme):]
         return url.rstrip("/")
 
-    @property
-    def is_signed_note_id(self) -> bool:
-        """True when log_id is not SHA-256(SPKI): a Rekor v2 signed-note key id."""
-        import hashlib
-
-        return self.log_id != hashlib.sha256(self.spki_der).digest()
-
 
 class CertificateAuthority(NamedTuple):
     """A Fulcio CA or a timestamp authority: chain (leaf/intermediates first, anchor last)."""
@@ -77,11 +70,5 @@ class TrustedRoot(NamedTuple):
     def tlog_by_id(self, key_id: bytes) -> Optional[TransparencyLog]:
         for log in self.tlogs:
             if log.checkpoint_key_id == key_id or log.log_id == key_id:
-                return log
-        return None
-
-    def ctlog_by_id(self, key_id: bytes) -> Optional[TransparencyLog]:
-        for log in self.ctlogs:
-            if log.log_id == key_id:
                 return log
         return None

@@ -173,11 +173,6 @@ class RefreshResult:
     source: str
     warnings: tuple[str, ...] = field(default=())
 
-    @property
-    def trusted_root_changed(self) -> bool:
-        compare = self.previous.trusted_root_sha256 if self.previous else None
-        return compare != self.state.trusted_root_sha256
-
     def to_json_dict(self) -> dict[str, Any]:
         prev = self.previous
         return {
