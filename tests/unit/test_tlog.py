@@ -148,6 +148,15 @@ def test_checkpoint_failures(signer: tuple[object, TransparencyLog], make: objec
     assert info.value.reason is reason
 
 
+def test_validly_signed_checkpoint_for_another_origin_is_refused(signer: tuple[object, TransparencyLog]) -> None:
+    priv, log = signer
+    other = TEXT.replace(ORIGIN, "other.example", 1)
+    note = _note(other, [(ORIGIN, log.log_id[:4] + _sign(priv, other.encode()))])
+    with pytest.raises(VerificationError) as info:
+        verify_checkpoint(note, log, expected_origin=ORIGIN, key_id=log.log_id)
+    assert info.value.reason is Reason.TLOG_CHECKPOINT_MALFORMED
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_note_parser_gives_a_note_or_a_reason_coded_error(text: str) -> None:
