@@ -168,6 +168,12 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body."""
+    t = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
 def canonical_json(obj: Any) -> bytes:
     """RFC 8785 (JCS) for the shapes we sign/compare: strings, ints, lists, objects.
 
@@ -184,4 +190,5 @@ __all__: list[str] = [
     "decode_b64",
     "decode_int64",
     "load_json_object",
+    "pae",
 ]

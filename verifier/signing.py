@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from verifier._atomic import atomic_file, fsync_dir
+from verifier._encoding import b64, pae
 from verifier.errors import InputError, Reason
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -57,10 +58,6 @@ class ArtifactDigest:
     digest: bytes
     message: bytes | None = None
     """The whole artifact, only when the signer needs it (Ed25519)."""
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def hash_artifact(path: Path, hash_name: str, *, keep_message: bool = False) -> ArtifactDigest:
@@ -135,14 +132,6 @@ def sign_pae(signer: Signer, payload_type: str, payload: bytes) -> bytes:
     if signer.prehashed:
         return signer.sign_digest(hashlib.new(signer.hash_name, message).digest(), signer.hash_name)
     return signer.sign_message(message)
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body."""
-    type_bytes = payload_type.encode("utf-8")
-    return b" ".join(
-        [b"DSSEv1", str(len(type_bytes)).encode(), type_bytes, str(len(payload)).encode(), payload]
-    )
 
 
 def in_toto_statement(subject_name: str, sha256_hex: str, predicate_type: str, predicate: Any) -> bytes:

@@ -26,7 +26,8 @@ from verifier.limits import DEFAULT_LIMITS
 from verifier.policy import VerificationPolicy
 from verifier.result import CheckResult, TimeSource, TlogEvidence, VerificationResult
 from verifier.tlog import checkpoint as checkpoint_mod
-from verifier.tlog.entry import SigningMaterial, pae, parse_body, verify_entry_body, verify_signed_entry_timestamp
+from verifier._encoding import pae
+from verifier.tlog.entry import SigningMaterial, parse_body, verify_entry_body, verify_signed_entry_timestamp
 from verifier.tlog.merkle import leaf_hash, verify_inclusion
 from verifier.trustroot.model import TrustedRoot
 

@@ -17,7 +17,7 @@ from verifier._keyio import Encoding, load_pem_public_key, spki_der
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from verifier._encoding import canonical_json
+from verifier._encoding import canonical_json, pae
 from verifier.bundle.model import DsseEnvelope, MessageSignature, TlogEntry
 from verifier.crypto import HASH_TO_ENUM, verify_log_signature
 from verifier.errors import Reason, VerificationError
@@ -44,12 +44,6 @@ def _mismatch(what: str, **context: Any) -> VerificationError:
     return VerificationError(
         Reason.TLOG_ENTRY_MISMATCH, f"log entry does not match the bundle: {what}", context=context, check=_CHECK
     )
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE pre-authentication encoding."""
-    t = payload_type.encode("utf-8")
-    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
 
 
 def parse_body(entry: TlogEntry) -> dict[str, Any]:
