@@ -105,7 +105,7 @@ t0 = time.perf_counter()
 from hsm.keys import key_hint
 from hsm.signer import open_signer
 from hsm.uri import parse_uri
-from verifier import signing
+from verifier._internal.signing import batch as signing
 from pathlib import Path
 t1 = time.perf_counter()
 signer = open_signer(parse_uri("pkcs11:token={LABEL};object=k"))

@@ -300,17 +300,17 @@ def warm_worker(tool: str, label: str, iterations: int, rounds: int) -> None:
     artifact_path = str(ARTIFACT)
 
     if tool == "airseal":
-        from verifier.artifact import parse_artifact_argument
-        from verifier.bundle.parse import load_bundle
-        from verifier.identity import Identity
-        from verifier.policy import VerificationPolicy
-        from verifier.trustroot.load import load_trusted_root
-        from verifier.verify import verify_bundle
+        from verifier._internal.artifact import parse_artifact_argument
+        from verifier._internal.bundle.parse import load_bundle
+        from verifier._internal.identity import Identity
+        from verifier._internal.policy import VerificationPolicy
+        from verifier._internal.trustroot.load import load_trusted_root
+        from verifier._internal.verify import verify_bundle
 
         if case.trusted_root is not None:
             root_bytes = case.trusted_root.read_bytes()
         else:  # what the CLI uses with no store: the shipped public-good snapshot
-            from verifier.trustroot.store import resolve_trusted_root
+            from verifier._internal.trustroot.store import resolve_trusted_root
 
             root_bytes = resolve_trusted_root("public-good").data
         trusted_root = load_trusted_root(root_bytes)
@@ -532,12 +532,12 @@ def print_profile(title: str, prof: dict[str, Any], top: int = 10) -> None:
 def bench_imports(tmp: Path, runs: int) -> None:
     py = sys.executable
     env = isolated_env(tmp, "airseal")
-    prof = import_profile([py, "-X", "importtime", "-c", "import verifier.verify_command"], env, runs)
-    print_profile('python -X importtime -c "import verifier.verify_command"', prof)
+    prof = import_profile([py, "-X", "importtime", "-c", "import verifier.cli.verify"], env, runs)
+    print_profile('python -X importtime -c "import verifier.cli.verify"', prof)
     # verify_command imports its heavy modules lazily inside the command, so the line above
     # misses most of the real cost. Profile a complete `airseal verify` through the console
-    # script's entry point (verifier._entry, which skips click for verify).
-    script = "import sys; sys.argv[0] = 'airseal'; from verifier._entry import main; main()"
+    # script's entry point (verifier.cli.entry, which skips click for verify).
+    script = "import sys; sys.argv[0] = 'airseal'; from verifier.cli.entry import main; main()"
     full = [py, "-X", "importtime", "-c", script, *airseal_cmd(CASE_V1, ARTIFACT)[1:]]
     prof = import_profile(full, env, runs)
     print_profile(f"full `airseal verify` ({CASE_V1.name}, shipped public-good root)", prof)

@@ -21,6 +21,7 @@ from pkcs11.util.ec import encode_named_curve_parameters
 from hsm.keys import ED25519_OID, PublicKey, public_key_from_object
 from hsm.token import PKCS11_LOCK, OpenToken, iter_objects, translate
 from hsm.uri import Pkcs11Uri
+from verifier._internal.algorithms import KEY_TYPE_CURVES
 from verifier.errors import HsmError, Reason
 
 KEY_TYPES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
@@ -112,7 +113,7 @@ def generate_key(opened: OpenToken, uri: Pkcs11Uri, key_type: str) -> GeneratedK
                     params = ObjectIdentifier(ED25519_OID).dump()
                 else:
                     kt, mech = KeyType.EC, Mechanism.EC_KEY_PAIR_GEN
-                    params = encode_named_curve_parameters({"ec-p256": "secp256r1", "ec-p384": "secp384r1"}[key_type])
+                    params = encode_named_curve_parameters(KEY_TYPE_CURVES[key_type])
                 domain = session.create_domain_parameters(kt, {Attribute.EC_PARAMS: params}, local=True)
                 pub, _ = domain.generate_keypair(
                     store=True, label=label, id=key_id, mechanism=mech,

@@ -6,8 +6,6 @@ ASN.1 is built by hand here. The key-type names (`ec-p256`, ..., `ed25519`) are 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +21,8 @@ from pkcs11.util.rsa import encode_rsa_public_key
 
 from hsm.token import PKCS11_LOCK, iter_objects, open_token, translate
 from hsm.uri import Pkcs11Uri, parse_uri
+from verifier._internal import algorithms
+from verifier._internal.keyio import spki_der
 from verifier.errors import HsmError, Reason
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -52,22 +52,14 @@ class KeyEntry:
 
 
 def key_type_name(key: PublicKey) -> str:
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}.get(key.curve.name, f"ec-{key.curve.name}")
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"rsa-{key.key_size}"
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "ed25519"
-    raise HsmError(Reason.HSM_KEY_UNUSABLE, f"unsupported public key type {type(key).__name__}")
-
-
-def spki_der(key: PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+        raise HsmError(Reason.HSM_KEY_UNUSABLE, f"unsupported public key type {type(key).__name__}")
+    return algorithms.key_type_name(key)
 
 
 def key_hint(key: PublicKey) -> str:
     """The stable key id used as the bundle's publicKey.hint: base64(SHA-256(SPKI DER))."""
-    return base64.b64encode(hashlib.sha256(spki_der(key)).digest()).decode("ascii")
+    return algorithms.key_id(spki_der(key))
 
 
 def public_key_from_object(obj: Any) -> PublicKey:
@@ -331,7 +323,8 @@ def _describe_type(obj: Any) -> str:
         try:
             with PKCS11_LOCK:
                 curve = ECDomainParameters.load(obj[Attribute.EC_PARAMS]).chosen.native
-            return {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}.get(curve, f"ec-{curve}")
+            by_curve = {c: name for name, c in algorithms.KEY_TYPE_CURVES.items()}
+            return by_curve.get(curve, f"ec-{curve}")
         except (p11e.PKCS11Error, ValueError):
             return "ec"
     if key_type == KeyType.EC_EDWARDS:

@@ -1,6 +1,6 @@
 """HsmSigner: a token private key behind airseal's `Signer` protocol.
 
-The host hashes (streaming, in `verifier.signing`); the token signs the digest:
+The host hashes (streaming, in `verifier._internal.signing.batch`); the token signs the digest:
 - ECDSA: CKM_ECDSA over the digest (SHA-256 for P-256, SHA-384 for P-384); the token's raw
   r||s is converted to DER with cryptography's `encode_dss_signature` (0.7 us; asn1crypto's
   `pkcs11.util.ec.encode_ecdsa_signature` took 8 us and gives the same bytes).
@@ -34,6 +34,7 @@ from pkcs11.mechanisms import MGF, Mechanism
 from hsm.keys import PublicKey, check_supported, find_private_key, public_key_for_private
 from hsm.token import PKCS11_LOCK, OpenToken, open_token, translate
 from hsm.uri import Pkcs11Uri
+from verifier._internal.algorithms import hash_algorithm
 from verifier.errors import HsmError, Reason
 
 PSS_SALT_BYTES = 32
@@ -41,11 +42,10 @@ PARALLEL_CHECK_MIN = 16
 """`sign_digests` verifies in a second thread from this many digests on (default)."""
 
 _HASH_FOR_TYPE = {"ec-p256": "sha256", "ec-p384": "sha384"}
-_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
 class HsmSigner:
-    """Signs with one token key; satisfies `verifier.signing.Signer` structurally."""
+    """Signs with one token key; satisfies `verifier._internal.signing.batch.Signer` structurally."""
 
     def __init__(self, opened: OpenToken, private_key: Any, public_key: PublicKey, *, rsa_pss: bool = False) -> None:
         self._opened = opened
@@ -221,7 +221,7 @@ class HsmSigner:
         """The constant trailing arguments of `public_key.verify` for digests, built once."""
         if not self.prehashed:
             return None
-        algorithm = utils.Prehashed(_HASHES[self.hash_name]())
+        algorithm = utils.Prehashed(hash_algorithm(self.hash_name))
         key = self._public
         if isinstance(key, ec.EllipticCurvePublicKey):
             return (ec.ECDSA(algorithm),)

@@ -1,3 +1,3 @@
-from verifier._entry import main
+from verifier.cli.entry import main
 
 main()

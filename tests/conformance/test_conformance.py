@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import CONFORMANCE, REPO, shared_or_skip
-from verifier.cli import main
+from verifier.cli.app import main
 
 DEFAULT_IDENTITY = (
     "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"
@@ -98,7 +98,7 @@ def test_every_case_verifies_without_the_network(no_network: None, digest: bool,
 def test_verify_path_imports_no_network_or_tuf_code() -> None:
     code = (
         "import sys\n"
-        "import verifier.verify, verifier.cli_verify, verifier.bundle.parse, verifier.trustroot.store, verifier.tsa\n"
+        "import verifier._internal.verify, verifier.cli.verify_click, verifier._internal.bundle.parse, verifier._internal.trustroot.store, verifier._internal.tsa.verify\n"
         "bad = [m for m in ('tuf', 'urllib3', 'requests', 'http.client', 'urllib.request', 'socketserver')"
         " if m in sys.modules]\n"
         "print(','.join(bad))\n"

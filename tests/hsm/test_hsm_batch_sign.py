@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from verifier import signing
+from verifier._internal.signing import batch as signing
 from verifier.errors import HsmError, InputError, Reason
 
 BATCH = 200
@@ -56,7 +56,7 @@ def _self_check_threads() -> list[threading.Thread]:
 def test_batch_of_200_all_verify_with_airseal_verify(softhsm: Any) -> None:
     from click.testing import CliRunner
 
-    from verifier.cli import main
+    from verifier.cli.app import main
 
     softhsm.keygen("k", "ec-p256")
     paths = _files(softhsm.root / "art", BATCH)

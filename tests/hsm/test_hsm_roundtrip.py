@@ -16,7 +16,6 @@ from tests.hsm.softhsm_support import REPO, assert_no_pin
 
 pytestmark = [
     pytest.mark.softhsm,
-    pytest.mark.skipif(not (REPO / "verifier" / "cli_verify.py").is_file(), reason="airseal verify not built yet"),
 ]
 
 

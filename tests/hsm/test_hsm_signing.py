@@ -1,4 +1,4 @@
-"""verifier.signing and verifier.tsa_client: bundle building, PAE, hashing, atomic writes,
+"""verifier._internal.signing.batch and verifier._internal.signing.timestamp_client: bundle building, PAE, hashing, atomic writes,
 RFC 3161 request/response checks. Pure parts: no token. The Signer used here is a software
 key, standing in for the token only where the bundle code is under test."""
 
@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from verifier import signing
+from verifier._internal.signing import batch as signing
 from verifier.errors import HsmError, InputError, Reason
 
 
@@ -169,7 +169,7 @@ def _authority(tmp_path: Path) -> Any:
 def test_tsa_request_fields() -> None:
     from asn1crypto import tsp
 
-    from verifier.tsa_client import build_request
+    from verifier._internal.signing.timestamp_client import build_request
 
     request = build_request(b"signature bytes")
     parsed = tsp.TimeStampReq.load(request.der)
@@ -181,7 +181,7 @@ def test_tsa_request_fields() -> None:
 
 
 def test_tsa_response_checks(tmp_path: Path) -> None:
-    from verifier.tsa_client import build_request, check_response
+    from verifier._internal.signing.timestamp_client import build_request, check_response
 
     authority = _authority(tmp_path)
     request = build_request(b"sig")
@@ -199,7 +199,7 @@ def test_tsa_response_checks(tmp_path: Path) -> None:
 
 
 def test_tsa_rejection_status() -> None:
-    from verifier.tsa_client import build_request, check_response
+    from verifier._internal.signing.timestamp_client import build_request, check_response
 
     # TimeStampResp { status PKIStatusInfo { status rejection(2) } } with no token; written out
     # because asn1crypto will not build a response without timeStampToken.
@@ -209,7 +209,7 @@ def test_tsa_rejection_status() -> None:
 
 
 def test_tsa_http_error(tmp_path: Path) -> None:
-    from verifier.tsa_client import request_timestamp
+    from verifier._internal.signing.timestamp_client import request_timestamp
 
     tsa = pytest.importorskip("tests.support.tsa")
     authority = _authority(tmp_path)

@@ -7,7 +7,7 @@ intermediate, and a TSA signing certificate, writes an `openssl ts` configuratio
   `openssl ts -query` + `openssl ts -reply`, run under `faketime` when a genTime is chosen;
 - `reply(query_der, at=...)` answers an existing TimeStampReq (used by `serve_tsa`);
 - `trusted_root_entry(...)` gives the `timestampAuthorities` element of a trusted_root.json;
-- `certificate_authority(...)` gives the same entry as a `verifier.trustroot.model`
+- `certificate_authority(...)` gives the same entry as a `verifier._internal.trustroot.model`
   `CertificateAuthority` (handy before/without the JSON loader).
 
 `openssl ts -reply` refuses signers whose EKU is not exactly a critical timeStamping, so
@@ -409,7 +409,7 @@ class TimestampAuthority:
         return entry
 
     def certificate_authority(self, **entry_options: Any) -> Any:
-        """`trusted_root_entry(**entry_options)` as a `verifier.trustroot.model.CertificateAuthority`."""
+        """`trusted_root_entry(**entry_options)` as a `verifier._internal.trustroot.model.CertificateAuthority`."""
         return entry_to_certificate_authority(self.trusted_root_entry(**entry_options))
 
     # ------------------------------------------------------------------ signing
@@ -643,9 +643,9 @@ def _ca_key_usage() -> x509.KeyUsage:
 def entry_to_certificate_authority(entry: dict[str, Any]) -> Any:
     """Build a `CertificateAuthority` model object from one `timestampAuthorities[]` JSON element.
 
-    Minimal and test-only (no strictness): the real loader is `verifier.trustroot.load`.
+    Minimal and test-only (no strictness): the real loader is `verifier._internal.trustroot.load`.
     """
-    from verifier.trustroot.model import CertificateAuthority, ValidityPeriod
+    from verifier._internal.trustroot.model import CertificateAuthority, ValidityPeriod
 
     def when(text: Optional[str]) -> Optional[_dt.datetime]:
         if not text:

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.support.tuf_simulator import TufRepo
-from verifier.cli import main
-from verifier.trustroot.embedded import embedded_trusted_root_bytes
+from verifier.cli.app import main
+from verifier._internal.trustroot.embedded import embedded_trusted_root_bytes
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SHARED_TUF = Path(__file__).resolve().parents[2] / ".." / "shared" / "tuf"

@@ -13,7 +13,9 @@ from tuf.api import exceptions as tuf_exc
 from tests.support.tuf_simulator import TufRepo
 from tests.trust.conftest import run_cli, store_digest
 from verifier.errors import Reason, TrustRootError
-from verifier.trustroot import _media, refresh, store
+from verifier._internal.trustroot import store
+from verifier._internal.refresh import updater as refresh
+from verifier._internal.refresh import media as _media
 
 
 def _tar(out: Path, members: dict[str, bytes], *, extra: list[tarfile.TarInfo] = ()) -> Path:  # type: ignore[assignment]

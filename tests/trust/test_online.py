@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.support.tuf_simulator import TufRepo, serve_directory
 from tests.trust.conftest import run_cli, store_digest
-from verifier.trustroot import store
+from verifier._internal.trustroot import store
 
 
 def _init(repo: TufRepo, tmp_path: Path, url: str, *, root_version: int = 1) -> None:

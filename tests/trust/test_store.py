@@ -15,7 +15,8 @@ import pytest
 from tests.support.tuf_simulator import TufRepo
 from tests.trust.conftest import REPO_DIR, run_cli, store_digest
 from verifier.errors import Reason, TrustRootError
-from verifier.trustroot import embedded, refresh, store
+from verifier._internal.trustroot import embedded, store
+from verifier._internal.refresh import updater as refresh
 
 
 def test_home_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_damaged_store_is_reported_not_used(sim_trust: TufRepo) -> None:
 def test_store_module_stays_free_of_tuf_and_http() -> None:
     code = (
         "import sys\n"
-        "import verifier.trustroot.store as s\n"
+        "import verifier._internal.trustroot.store as s\n"
         "s.resolve_trusted_root('public-good')\n"
         "bad = [m for m in ('tuf', 'urllib3', 'requests', 'http.client', 'securesystemslib') if m in sys.modules]\n"
         "print(','.join(bad))\n"

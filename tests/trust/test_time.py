@@ -12,7 +12,8 @@ from tuf.ngclient import Updater
 from tests.support.tuf_simulator import TufRepo
 from tests.trust.conftest import run_cli
 from verifier.errors import Reason, TrustRootError
-from verifier.trustroot import refresh, store
+from verifier._internal.trustroot import store
+from verifier._internal.refresh import updater as refresh
 
 DAY = dt.timedelta(days=1)
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CONFORMANCE_CASES
-from verifier.bundle.model import CertificateMaterial, DsseEnvelope, MessageSignature, PublicKeyMaterial
-from verifier.bundle.parse import load_bundle
+from verifier._internal.bundle.model import CertificateMaterial, DsseEnvelope, MessageSignature, PublicKeyMaterial
+from verifier._internal.bundle.parse import load_bundle
 from verifier.errors import InputError, Reason
 
 V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"

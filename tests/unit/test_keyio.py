@@ -1,4 +1,4 @@
-"""verifier._keyio stands in for cryptography's serialization package: prove they are one."""
+"""verifier._internal.keyio stands in for cryptography's serialization package: prove they are one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import REPO
-from verifier import _keyio
+from verifier._internal import keyio as _keyio
 
 
 def test_the_fast_names_are_cryptographys_public_objects() -> None:
@@ -21,7 +21,7 @@ def test_the_fast_names_are_cryptographys_public_objects() -> None:
 def test_verify_path_does_not_import_the_serialization_package() -> None:
     code = (
         "import sys\n"
-        "import verifier.verify, verifier.bundle.parse, verifier.trustroot.load, verifier.policy\n"
+        "import verifier._internal.verify, verifier._internal.bundle.parse, verifier._internal.trustroot.load, verifier._internal.policy\n"
         "print('cryptography.hazmat.primitives.serialization' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)

@@ -38,7 +38,7 @@ def test_manifest_matches_files_and_readme() -> None:
 
 
 def test_embedded_loader_reads_the_shipped_files() -> None:
-    from verifier.trustroot.embedded import embedded_file
+    from verifier._internal.trustroot.embedded import embedded_file
 
     for name, digest in _manifest().items():
         trust, filename = name.split("/")
@@ -62,4 +62,4 @@ def test_built_wheel_carries_the_trust_root_with_the_recorded_hashes(tmp_path: P
             member = f"verifier/_trust_root/{name}"
             assert member in names, member
             assert hashlib.sha256(zf.read(member)).hexdigest() == digest
-        assert "verifier/cli.py" in names and "hsm/uri.py" in names
+        assert "verifier/cli/app.py" in names and "hsm/uri.py" in names

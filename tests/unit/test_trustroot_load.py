@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import REPO
 from verifier.errors import InputError, Reason
-from verifier.trustroot.load import load_trusted_root, signed_note_key_id
+from verifier._internal.algorithms import signed_note_key_id
+from verifier._internal.trustroot.load import load_trusted_root
 
 PUBLIC_GOOD = (REPO / "trust-root" / "public-good" / "trusted_root.json").read_bytes()
 STAGING = (REPO / "trust-root" / "staging" / "trusted_root.json").read_bytes()

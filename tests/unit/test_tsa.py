@@ -1,4 +1,4 @@
-"""verifier.tsa: RFC 3161 timestamps against a real `openssl ts` authority and the conformance data.
+"""verifier._internal.tsa.verify: RFC 3161 timestamps against a real `openssl ts` authority and the conformance data.
 
 Spec §3 Step 2 and §5 rows 34–39. Tokens come from `tests.support.tsa` (openssl ts -reply under
 faketime; openssl cms -sign or a Python signer for profiles openssl ts refuses and for fault
@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.tsa import TimestampAuthority, entry_to_certificate_authority, serve_tsa
-from verifier import tsa as tsa_mod
+from verifier._internal.tsa import verify as tsa_mod
 from verifier.errors import InputError, Reason, VerificationError
-from verifier.tsa import MAX_TIMESTAMPS, VerifiedTimestamp, verify_signed_timestamp, verify_timestamps
+from verifier._internal.tsa.verify import MAX_TIMESTAMPS, VerifiedTimestamp, verify_signed_timestamp, verify_timestamps
 
 pytestmark = pytest.mark.skipif(
     shutil.which("openssl") is None or shutil.which("faketime") is None,
@@ -486,7 +486,7 @@ def test_module_does_not_import_asn1crypto_eagerly() -> None:
     import subprocess
     import sys
 
-    code = "import sys, verifier.tsa; print('asn1crypto.tsp' in sys.modules)"
+    code = "import sys, verifier._internal.tsa.verify; print('asn1crypto.tsp' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -574,7 +574,7 @@ def _case_inputs(name: str) -> tuple[bytes, bytes, Any]:
     stamps = bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
     der = base64.b64decode(stamps[0]["signedTimestamp"])
     try:
-        from verifier.trustroot.load import load_trusted_root
+        from verifier._internal.trustroot.load import load_trusted_root
     except ImportError:
         authorities = [entry_to_certificate_authority(e) for e in json.loads(root_bytes)["timestampAuthorities"]]
     else:

@@ -9,8 +9,8 @@ import click
 import pytest
 
 from tests.conftest import REPO
-from verifier.cli_verify import verify
-from verifier.verify_command import OPTIONS, parse_args
+from verifier.cli.verify_click import verify
+from verifier.cli.verify import OPTIONS, parse_args
 
 ARGVS = [
     ["a.txt", "--key", "k.pem"],
@@ -55,7 +55,7 @@ def test_console_script_fast_path_does_not_import_click(tmp_path: object) -> Non
     code = (
         "import sys\n"
         "sys.argv = ['airseal', 'verify', '--key', 'missing.pem', 'missing.txt']\n"
-        "from verifier._entry import main\n"
+        "from verifier.cli.entry import main\n"
         "try:\n    main()\nexcept SystemExit as e:\n    print('exit', e.code)\n"
         "print('click' in sys.modules)\n"
     )

@@ -110,7 +110,7 @@ def argv(inv: Inv, workdir: Path) -> list[str]:
 
 
 def run_inv(inv: Inv, workdir: Path) -> Outcome:
-    from verifier.cli import main
+    from verifier.cli.app import main
 
     workdir.mkdir(parents=True, exist_ok=True)
     result = CliRunner().invoke(main, argv(inv, workdir), catch_exceptions=True)

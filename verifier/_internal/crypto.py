@@ -1,0 +1,124 @@
+"""One seam over cryptography's signature APIs: verify-or-raise with reason codes. Leaf-level.
+
+Every signature check in the verifier goes through here so that InvalidSignature and
+unsupported key types become reason-coded errors in exactly one place.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from verifier._internal.algorithms import HASH_ALGORITHMS, KEY_DETAILS, describe_key, key_hash_name
+from verifier.errors import Reason, VerificationError
+from verifier._internal.trustroot.model import TransparencyLog
+
+def _invalid(what: str, check: str, reason: Reason = Reason.SIGNATURE_INVALID) -> VerificationError:
+    return VerificationError(reason, f"{what} does not verify", check=check)
+
+
+def verify_over_data(
+    key: PublicKeyTypes,
+    signature: bytes,
+    data: bytes,
+    *,
+    hash_name: Optional[str] = None,
+    what: str = "signature",
+    check: str = "signature",
+) -> None:
+    """Verify a signature over a message (hashing it here when the scheme hashes).
+
+    RSA accepts PKCS#1 v1.5 and, failing that, PSS (salt length auto), since both are in use.
+    """
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        try:
+            key.verify(signature, data)
+        except InvalidSignature as exc:
+            raise _invalid(what, check) from exc
+        return
+    name = hash_name or key_hash_name(key) or "sha256"
+    _verify_ecdsa_or_rsa(key, signature, data, HASH_ALGORITHMS[name](), prehashed=False, what=what, check=check)
+
+
+def verify_over_digest(
+    key: PublicKeyTypes,
+    signature: bytes,
+    digest: bytes,
+    hash_name: str,
+    *,
+    what: str = "signature",
+    check: str = "signature",
+) -> None:
+    """Verify a signature over a precomputed digest (ECDSA, RSA). Ed25519 cannot do this."""
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        raise VerificationError(
+            Reason.ED25519_NEEDS_ARTIFACT,
+            "an Ed25519 signature covers the whole artifact: give the artifact, not its digest",
+            check=check,
+        )
+    algorithm = HASH_ALGORITHMS[hash_name]()
+    if len(digest) != algorithm.digest_size:
+        raise _invalid(what, check)
+    _verify_ecdsa_or_rsa(key, signature, digest, utils.Prehashed(algorithm), prehashed=True, what=what, check=check)
+
+
+def _verify_ecdsa_or_rsa(
+    key: PublicKeyTypes, signature: bytes, data: bytes, algorithm: object, *, prehashed: bool, what: str, check: str
+) -> None:
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            _require_der_ecdsa(signature, what, check)
+            key.verify(signature, data, ec.ECDSA(algorithm))  # type: ignore[arg-type]
+            return
+        if isinstance(key, rsa.RSAPublicKey):
+            _verify_rsa(key, signature, data, algorithm, prehashed=prehashed)
+            return
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError) as exc:
+        raise _invalid(what, check) from exc
+    raise VerificationError(Reason.ALGORITHM_UNSUPPORTED, f"{describe_key(key)} keys are not supported", check=check)
+
+
+def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm: object, *, prehashed: bool) -> None:
+    try:
+        key.verify(signature, data, padding.PKCS1v15(), algorithm)  # type: ignore[arg-type]
+        return
+    except InvalidSignature:
+        pass
+    mgf_hash = algorithm._algorithm if prehashed else algorithm  # type: ignore[attr-defined]
+    key.verify(
+        signature,
+        data,
+        padding.PSS(mgf=padding.MGF1(mgf_hash), salt_length=padding.PSS.AUTO),  # type: ignore[arg-type]
+        algorithm,  # type: ignore[arg-type]
+    )
+
+
+def _require_der_ecdsa(signature: bytes, what: str, check: str) -> None:
+    """Refuse non-DER or trailing-garbage ECDSA signatures (spec §1.5, E-SIG-ENCODING)."""
+    try:
+        r, s = utils.decode_dss_signature(signature)
+        canonical = utils.encode_dss_signature(r, s)
+    except ValueError as exc:
+        raise VerificationError(
+            Reason.SIGNATURE_ENCODING, f"{what} is not a DER-encoded ECDSA signature", check=check
+        ) from exc
+    if canonical != signature:
+        raise VerificationError(
+            Reason.SIGNATURE_ENCODING, f"{what} is not a DER-encoded ECDSA signature", check=check
+        )
+
+
+def verify_log_signature(log: TransparencyLog, signature: bytes, data: bytes, *, check: str = "tlog") -> None:
+    """A log's signature over `data` (checkpoint text, SET payload, SCT input)."""
+    verify_over_data(
+        log.public_key, signature, data, hash_name=_log_hash(log), what="log signature", check=check
+    )
+
+
+def _log_hash(log: TransparencyLog) -> str:
+    details = KEY_DETAILS.get(log.key_details)
+    return (details.hash_name if details is not None else None) or "sha256"

@@ -1,0 +1,89 @@
+"""Embedded SCTs (RFC 6962 precertificate flow) checked against the trusted CT log keys."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple, Sequence
+
+from cryptography import x509
+from verifier._internal.keyio import spki_der
+
+from verifier._internal.timefmt import iso
+from verifier._internal.crypto import verify_over_data
+from verifier.errors import Reason, VerificationError
+from verifier._internal.trustroot.model import TransparencyLog
+
+_EPOCH = datetime(1970, 1, 1)
+_CHECK = "certificate.sct"
+
+
+class VerifiedSct(NamedTuple):
+    log_id: bytes
+    log_url: str
+    timestamp: datetime
+
+
+def _millis(ts: datetime) -> int:
+    naive = ts.astimezone(timezone.utc).replace(tzinfo=None) if ts.tzinfo else ts
+    return (naive - _EPOCH) // timedelta(milliseconds=1)
+
+
+def verify_embedded_scts(
+    leaf: x509.Certificate, issuer: x509.Certificate, ctlogs: Sequence[TransparencyLog], threshold: int
+) -> tuple[VerifiedSct, ...]:
+    """Count SCTs from distinct trusted CT logs that verify; require at least `threshold`.
+
+    SCTs from unknown logs, outside their key's validity, or with bad signatures are skipped,
+    and listed in the error if the threshold is not met.
+
+    Raises:
+        VerificationError: sct.threshold_not_met.
+    """
+    if threshold <= 0:
+        return ()
+    try:
+        scts = list(leaf.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value)
+    except x509.ExtensionNotFound:
+        scts = []
+    issuer_key_hash = hashlib.sha256(
+        spki_der(issuer.public_key())
+    ).digest()
+    tbs = leaf.tbs_precertificate_bytes if scts else b""
+    verified: dict[bytes, VerifiedSct] = {}
+    skipped: list[str] = []
+    for sct in scts:
+        log = next((c for c in ctlogs if c.log_id == sct.log_id), None)
+        if log is None:
+            skipped.append(f"{sct.log_id.hex()[:16]}: log not in the trusted root")
+            continue
+        when = sct.timestamp.replace(tzinfo=timezone.utc) if sct.timestamp.tzinfo is None else sct.timestamp
+        if not log.valid_for.contains(when):
+            skipped.append(f"{log.base_url}: SCT time {iso(when)} outside the log key's validity")
+            continue
+        signed = (
+            b"\x00\x00"
+            + struct.pack(">Q", _millis(sct.timestamp))
+            + b"\x00\x01"
+            + issuer_key_hash
+            + len(tbs).to_bytes(3, "big")
+            + tbs
+            + struct.pack(">H", len(sct.extension_bytes))
+            + sct.extension_bytes
+        )
+        hash_name = getattr(sct.signature_hash_algorithm, "name", "sha256")
+        try:
+            verify_over_data(log.public_key, sct.signature, signed, hash_name=hash_name, what="SCT", check=_CHECK)
+        except VerificationError:
+            skipped.append(f"{log.base_url}: SCT signature does not verify")
+            continue
+        verified.setdefault(sct.log_id, VerifiedSct(sct.log_id, log.base_url, when))
+    if len(verified) < threshold:
+        raise VerificationError(
+            Reason.SCT_THRESHOLD_NOT_MET,
+            f"signing certificate has {len(verified)} verified SCT(s) from trusted CT logs; {threshold} required",
+            context={"embedded_scts": len(scts), "skipped": skipped},
+            check=_CHECK,
+        )
+    return tuple(verified.values())

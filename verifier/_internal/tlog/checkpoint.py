@@ -1,0 +1,147 @@
+"""Signed notes (C2SP signed-note) and the checkpoints they carry (spec §3.2). Pure."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import base64
+import binascii
+import re
+
+from verifier._internal.crypto import verify_log_signature
+from verifier.errors import Reason, VerificationError
+from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier._internal.trustroot.model import TransparencyLog
+
+_CHECK = "tlog.checkpoint"
+_SIZE_RE = re.compile(r"\A(?:0|[1-9][0-9]*)\Z")
+
+
+class NoteSignature(NamedTuple):
+    name: str
+    key_hint: bytes
+    signature: bytes
+
+
+class SignedNote(NamedTuple):
+    text: bytes
+    """The signed text, including its final newline."""
+    signatures: tuple[NoteSignature, ...]
+
+
+class CheckpointBody(NamedTuple):
+    origin: str
+    tree_size: int
+    root_hash: bytes
+    extensions: tuple[str, ...]
+
+
+def _note_error(why: str) -> VerificationError:
+    return VerificationError(Reason.TLOG_NOTE_MALFORMED, f"checkpoint note is malformed: {why}", check=_CHECK)
+
+
+def parse_signed_note(envelope: str, limits: Limits = DEFAULT_LIMITS) -> SignedNote:
+    if any((ord(c) < 0x20 and c != "\n") or ord(c) == 0x7F for c in envelope):
+        raise _note_error("control characters")
+    split = envelope.rfind("\n\n")
+    if split < 0:
+        raise _note_error("no blank line between text and signatures")
+    text = envelope[: split + 1]
+    sig_block = envelope[split + 2 :]
+    if not sig_block or not sig_block.endswith("\n"):
+        raise _note_error("signature block is empty or does not end with a newline")
+    lines = sig_block[:-1].split("\n")
+    if len(lines) > limits.max_checkpoint_signatures:
+        raise _note_error(f"more than {limits.max_checkpoint_signatures} signature lines")
+    sigs = []
+    for line in lines:
+        if not line.startswith("\u2014 "):
+            raise _note_error("signature line does not start with an em dash")
+        parts = line[2:].split(" ")
+        if len(parts) != 2 or not parts[0] or "+" in parts[0]:
+            raise _note_error("signature line is not '— name base64'")
+        name, sig_b64 = parts
+        try:
+            raw = base64.b64decode(sig_b64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise _note_error("signature is not base64") from exc
+        if len(raw) < 5:
+            raise _note_error("signature is shorter than 5 bytes")
+        sigs.append(NoteSignature(name=name, key_hint=raw[:4], signature=raw[4:]))
+    return SignedNote(text=text.encode("utf-8"), signatures=tuple(sigs))
+
+
+def parse_checkpoint_body(text: bytes) -> CheckpointBody:
+    def bad(why: str) -> VerificationError:
+        return VerificationError(Reason.TLOG_CHECKPOINT_MALFORMED, f"checkpoint is malformed: {why}", check=_CHECK)
+
+    lines = text.decode("utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines = lines[:-1]
+    if len(lines) < 3:
+        raise bad("fewer than three lines (origin, tree size, root hash)")
+    origin, size_text, root_b64 = lines[0], lines[1], lines[2]
+    if not origin:
+        raise bad("empty origin line")
+    if not _SIZE_RE.match(size_text):
+        raise bad(f"tree size {size_text!r} is not a decimal number")
+    try:
+        root = base64.b64decode(root_b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise bad("root hash is not base64") from exc
+    if len(root) != 32:
+        raise bad("root hash is not 32 bytes")
+    if any(not extra for extra in lines[3:]):
+        raise bad("empty extension line")
+    return CheckpointBody(origin=origin, tree_size=int(size_text), root_hash=root, extensions=tuple(lines[3:]))
+
+
+def verify_checkpoint(
+    envelope: str, log: TransparencyLog, *, expected_origin: str | None, key_id: bytes
+) -> CheckpointBody:
+    """Verify the log's signature on a checkpoint and return its body.
+
+    `expected_origin` None means Rekor v1: its origin line carries a tree id the trusted root
+    does not know, and its signature lines are named after the log's host. Witness and other signature lines are
+    ignored; every line that names this log with its key hint must verify.
+
+    Raises:
+        VerificationError: tlog.note_malformed, tlog.checkpoint_malformed,
+            tlog.checkpoint_no_matching_signature, tlog.checkpoint_signature_invalid.
+    """
+    note = parse_signed_note(envelope)
+    body = parse_checkpoint_body(note.text)
+    # Rekor v1 signs with its host name while its origin line reads "<host> - <tree id>".
+    names = {expected_origin} if expected_origin is not None else {body.origin, log.origin}
+    origin = expected_origin if expected_origin is not None else body.origin
+    hint = key_id[:4]
+    matching = [s for s in note.signatures if s.name in names and s.key_hint == hint]
+    if not matching:
+        raise VerificationError(
+            Reason.TLOG_CHECKPOINT_NO_MATCHING_KEY,
+            "checkpoint has no signature line from the trusted log",
+            context={
+                "expected_name": origin,
+                "expected_key_hint": hint.hex(),
+                "lines": [f"{s.name} {s.key_hint.hex()}" for s in note.signatures],
+            },
+            check=_CHECK,
+        )
+    if expected_origin is not None and body.origin != expected_origin:
+        raise VerificationError(
+            Reason.TLOG_CHECKPOINT_MALFORMED,
+            "checkpoint origin is not the log's origin",
+            context={"origin": body.origin, "expected": expected_origin},
+            check=_CHECK,
+        )
+    for sig in matching:
+        try:
+            verify_log_signature(log, sig.signature, note.text)
+        except VerificationError as err:
+            raise VerificationError(
+                Reason.TLOG_CHECKPOINT_SIGNATURE_INVALID,
+                "checkpoint signature does not verify with the log's key",
+                context={"origin": origin, "log": log.base_url},
+                check=_CHECK,
+            ) from err
+    return body

@@ -1,0 +1,596 @@
+"""The trust store: named trusts on disk, their configuration, and the verified state in use.
+
+Owns the layout under `$AIRSEAL_HOME/trust/` and every write to it (atomic, crash-safe), and
+answers the verify path's one question: which trusted_root.json bytes does trust NAME mean now?
+
+Layout (see docs/trust.md)::
+
+    $AIRSEAL_HOME/trust/
+      .<name>.lock                 held while a refresh of <name> runs
+      <name>/
+        config.json                url, grace_days, stale_warning_days (optional for built-ins)
+        bootstrap.root.json        the TUF root given to `trust init` (built-ins use the shipped one)
+        CURRENT                    one line: the state directory in use (the atomic pointer)
+        state-000007/
+          state.json               versions, expiries, hashes, refreshed_at, reference_time
+          metadata/                python-tuf's cache: root_history/N.root.json, timestamp.json, ...
+          targets/trusted_root.json
+
+A refresh builds a complete new state directory beside the store, renames it into place and
+then swaps CURRENT with os.replace; until that last step the previous state is the one in use.
+
+Must not import tuf, urllib3, requests or http.client: `verify --trust NAME` imports this
+module (a subprocess test keeps it so). The TUF work lives in refresh.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator, Mapping, NamedTuple
+
+from verifier._internal.atomic import atomic_file, fsync_dir
+from verifier.errors import Reason, TrustRootError
+from verifier._internal.trustroot.embedded import (
+    BUILTIN_TRUSTS,
+    embedded_snapshot_date,
+    embedded_trusted_root_bytes,
+    embedded_tuf_root_bytes,
+)
+
+MAX_GRACE_DAYS = 30
+DEFAULT_GRACE_DAYS = 0
+DEFAULT_STALE_WARNING_DAYS = 30
+STATE_SCHEMA = 1
+CONFIG_FILE = "config.json"
+BOOTSTRAP_ROOT_FILE = "bootstrap.root.json"
+POINTER_FILE = "CURRENT"
+STATE_FILE = "state.json"
+TRUSTED_ROOT_PATH = ("targets", "trusted_root.json")
+_MAX_SMALL_FILE = 1 << 20
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_STATE_RE = re.compile(r"^state-(\d{6,})$")
+
+
+# --- locations ------------------------------------------------------------------------------
+
+
+def airseal_home() -> Path:
+    """`$AIRSEAL_HOME`, else `$XDG_DATA_HOME/airseal`, else `~/.local/share/airseal`."""
+    home = os.environ.get("AIRSEAL_HOME")
+    if home:
+        return Path(home)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    if xdg:
+        return Path(xdg) / "airseal"
+    return Path.home() / ".local" / "share" / "airseal"
+
+
+def trust_root_dir() -> Path:
+    return airseal_home() / "trust"
+
+
+def check_name(name: str) -> str:
+    """Return `name` if it can name a trust (lower-case letters, digits, `.`, `_`, `-`)."""
+    if not _NAME_RE.match(name) or name in (".", ".."):
+        raise TrustRootError(
+            Reason.TRUST_NAME_UNKNOWN,
+            f"{name!r} is not a valid trust name (use lower-case letters, digits, '.', '_', '-')",
+        )
+    return name
+
+
+def trust_dir(name: str) -> Path:
+    return trust_root_dir() / check_name(name)
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+class TrustConfig(NamedTuple):
+    """Per-trust settings from `<name>/config.json`; built-ins default without the file."""
+
+    url: str | None
+    """Base URL of the TUF repository (metadata at the top, targets under `targets/`); None: media only."""
+    grace_days: int = DEFAULT_GRACE_DAYS
+    """How far before now metadata may have expired and still be accepted (0..30 days)."""
+    stale_warning_days: int = DEFAULT_STALE_WARNING_DAYS
+    """`verify` warns when the last refresh is older than this many days."""
+    warnings: tuple[str, ...] = ()
+    """Problems found while reading the file (e.g. a grace period above the cap)."""
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "grace_days": self.grace_days,
+            "stale_warning_days": self.stale_warning_days,
+        }
+
+
+def is_builtin(name: str) -> bool:
+    return name in BUILTIN_TRUSTS
+
+
+def trust_exists(name: str) -> bool:
+    """A built-in name, or one created by `trust init`."""
+    check_name(name)
+    return is_builtin(name) or (trust_dir(name) / CONFIG_FILE).is_file()
+
+
+def require_trust(name: str) -> None:
+    if not trust_exists(name):
+        known = ", ".join(list_trusts())
+        raise TrustRootError(
+            Reason.TRUST_NAME_UNKNOWN,
+            f"no trust named {name!r} (known: {known}); add one with"
+            f" `airseal trust init {name} --root ROOT.json --url URL`",
+        )
+
+
+def list_trusts() -> list[str]:
+    names = set(BUILTIN_TRUSTS)
+    base = trust_root_dir()
+    if base.is_dir():
+        for child in base.iterdir():
+            if _NAME_RE.match(child.name) and (child / CONFIG_FILE).is_file():
+                names.add(child.name)
+    builtins = [n for n in BUILTIN_TRUSTS if n in names]
+    return builtins + sorted(names - set(BUILTIN_TRUSTS))
+
+
+def _int_setting(raw: Mapping[str, Any], key: str, default: int, path: Path) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TrustRootError(
+            Reason.TRUST_STORE_ERROR,
+            f"{path}: {key} must be a whole number of days >= 0, got {value!r}",
+        )
+    return value
+
+
+def load_config(name: str) -> TrustConfig:
+    """Read the trust's config.json (built-ins need none)."""
+    require_trust(name)
+    path = trust_dir(name) / CONFIG_FILE
+    raw: Mapping[str, Any] = {}
+    if path.is_file():
+        raw = _read_json(path, "configuration")
+    url = raw.get("url", BUILTIN_TRUSTS.get(name))
+    if url is not None and (not isinstance(url, str) or not url):
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{path}: url must be a non-empty string")
+    grace = _int_setting(raw, "grace_days", DEFAULT_GRACE_DAYS, path)
+    stale = _int_setting(raw, "stale_warning_days", DEFAULT_STALE_WARNING_DAYS, path)
+    warnings: list[str] = []
+    if grace > MAX_GRACE_DAYS:
+        warnings.append(
+            f"trust {name!r}: grace_days {grace} is above the cap; using {MAX_GRACE_DAYS}"
+        )
+        grace = MAX_GRACE_DAYS
+    return TrustConfig(url=url, grace_days=grace, stale_warning_days=stale, warnings=tuple(warnings))
+
+
+def save_config(name: str, config: TrustConfig) -> None:
+    """Write config.json atomically (creates the trust folder)."""
+    if not 0 <= config.grace_days <= MAX_GRACE_DAYS:
+        raise TrustRootError(
+            Reason.TRUST_STORE_ERROR,
+            f"grace period must be between 0 and {MAX_GRACE_DAYS} days, got {config.grace_days}",
+        )
+    if config.stale_warning_days < 0:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, "stale-warning days must be >= 0")
+    tdir = trust_dir(name)
+    _guard_os(lambda: tdir.mkdir(parents=True, exist_ok=True), tdir)
+    data = json.dumps(config.to_json_dict(), indent=2, sort_keys=True).encode() + b"\n"
+    atomic_write(tdir / CONFIG_FILE, data)
+
+
+def create_trust(name: str, root_bytes: bytes, config: TrustConfig) -> None:
+    """Create a private trust folder: bootstrap root first, config.json last (it marks it live)."""
+    check_name(name)
+    if trust_exists(name):
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"trust {name!r} already exists")
+    tdir = trust_dir(name)
+    _guard_os(lambda: tdir.mkdir(parents=True, exist_ok=True), tdir)
+    atomic_write(tdir / BOOTSTRAP_ROOT_FILE, root_bytes)
+    save_config(name, config)
+
+
+def bootstrap_root_bytes(name: str) -> bytes:
+    """The TUF root a trust starts from before its first refresh."""
+    require_trust(name)
+    if is_builtin(name):
+        return embedded_tuf_root_bytes(name)
+    path = trust_dir(name) / BOOTSTRAP_ROOT_FILE
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise TrustRootError(
+            Reason.TRUST_STORE_ERROR, f"trust {name!r} has lost its bootstrap root ({path}): {exc}"
+        ) from exc
+
+
+# --- stored state ---------------------------------------------------------------------------
+
+
+class StoredState(NamedTuple):
+    """The verified TUF state a trust currently uses (one state directory)."""
+
+    path: Path
+    root_version: int
+    timestamp_version: int
+    snapshot_version: int
+    targets_version: int
+    consistent_snapshot: bool
+    trusted_root_sha256: str
+    trusted_root_target_hash: str
+    """First hash listed for trusted_root.json in targets (its consistent-snapshot file prefix)."""
+    refreshed_at: _dt.datetime
+    """Wall-clock time of the refresh that made this state."""
+    reference_time: _dt.datetime
+    """The time expiry was judged at; later refreshes never judge at an earlier time."""
+    expires: dict[str, _dt.datetime]
+    source: str
+
+    @property
+    def metadata_dir(self) -> Path:
+        return self.path / "metadata"
+
+    @property
+    def trusted_root_path(self) -> Path:
+        return self.path.joinpath(*TRUSTED_ROOT_PATH)
+
+    @property
+    def earliest_expiry(self) -> _dt.datetime:
+        return min(self.expires.values())
+
+
+def _parse_time(value: Any, what: str) -> _dt.datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} missing")
+    when = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        raise ValueError(f"{what} has no time zone")
+    return when.astimezone(_dt.timezone.utc)
+
+
+def format_time(when: _dt.datetime) -> str:
+    return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def state_to_json(fields: Mapping[str, Any]) -> bytes:
+    return json.dumps(dict(fields, schema=STATE_SCHEMA), indent=2, sort_keys=True).encode() + b"\n"
+
+
+def current_state(name: str) -> StoredState | None:
+    """The state CURRENT points at, or None before the first successful refresh."""
+    tdir = trust_dir(name)
+    pointer = tdir / POINTER_FILE
+    try:
+        target = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot read {pointer}: {exc}") from exc
+    if not _STATE_RE.match(target):
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{pointer} is damaged ({target!r})")
+    sdir = tdir / target
+    raw = _read_json(sdir / STATE_FILE, "state")
+    try:
+        expires = {str(k): _parse_time(v, f"expires.{k}") for k, v in raw["expires"].items()}
+        return StoredState(
+            path=sdir,
+            root_version=int(raw["root_version"]),
+            timestamp_version=int(raw["timestamp_version"]),
+            snapshot_version=int(raw["snapshot_version"]),
+            targets_version=int(raw["targets_version"]),
+            consistent_snapshot=bool(raw["consistent_snapshot"]),
+            trusted_root_sha256=str(raw["trusted_root_sha256"]),
+            trusted_root_target_hash=str(raw["trusted_root_target_hash"]),
+            refreshed_at=_parse_time(raw["refreshed_at"], "refreshed_at"),
+            reference_time=_parse_time(raw["reference_time"], "reference_time"),
+            expires=expires,
+            source=str(raw.get("source", "")),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TrustRootError(
+            Reason.TRUST_STORE_ERROR, f"{sdir / STATE_FILE} is damaged: {exc}"
+        ) from exc
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_SMALL_FILE + 1)
+    except OSError as exc:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot read {what} {path}: {exc}") from exc
+    if len(data) > _MAX_SMALL_FILE:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is too large")
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is not a JSON object")
+    return obj
+
+
+# --- what `verify --trust NAME` uses ----------------------------------------------------------
+
+
+class ResolvedTrust(NamedTuple):
+    """The trusted_root.json bytes a named trust stands for, and how we got them."""
+
+    data: bytes
+    """trusted_root.json as verified by TUF (store) or as shipped (embedded)."""
+    source: str
+    """"store" (a verified refresh) or "embedded" (the snapshot shipped with airseal)."""
+    warnings: tuple[str, ...] = ()
+    """Sentences for stderr: stale refresh, shipped snapshot in use, capped settings."""
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def resolve_trusted_root(name: str, *, now: _dt.datetime | None = None) -> ResolvedTrust:
+    """Return the trusted_root.json for trust `name`.
+
+    The store's verified copy when there is one; before any refresh, for a built-in trust, the
+    snapshot shipped with airseal (with a warning giving its date).
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust` (no such trust), `trustroot.not_found`
+            (a private trust never refreshed), `trustroot.store_error` (damaged store).
+    """
+    now = now or _utcnow()
+    if now.tzinfo is None:
+        raise ValueError("naive datetime")
+    require_trust(name)
+    config = load_config(name)
+    warnings = list(config.warnings)
+    state = current_state(name)
+    if state is None:
+        if not is_builtin(name):
+            raise TrustRootError(
+                Reason.TRUSTROOT_NOT_FOUND,
+                f"trust {name!r} has no verified trusted root yet: run `airseal trust update {name}`"
+                f" or `airseal trust import {name} SOURCE`",
+            )
+        dated = embedded_snapshot_date(name).isoformat()
+        warnings.append(
+            f"no refreshed trust for {name!r}; using the snapshot shipped with airseal"
+            f" (dated {dated}); refresh it with `airseal trust update {name}`"
+            f" or `airseal trust import {name} SOURCE`"
+        )
+        return ResolvedTrust(embedded_trusted_root_bytes(name), "embedded", tuple(warnings))
+    data = read_verified_trusted_root(state)
+    age = now - state.refreshed_at
+    if age > _dt.timedelta(days=config.stale_warning_days):
+        warnings.append(
+            f"trust {name!r} was last refreshed {age.days} days ago"
+            f" ({format_time(state.refreshed_at)}); refresh it with `airseal trust update {name}`"
+            f" or import fresh media"
+        )
+    return ResolvedTrust(data, "store", tuple(warnings))
+
+
+def read_verified_trusted_root(state: StoredState) -> bytes:
+    """The state's trusted_root.json, checked against the hash recorded when TUF verified it."""
+    path = state.trusted_root_path
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot read {path}: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != state.trusted_root_sha256:
+        raise TrustRootError(
+            Reason.TRUST_STORE_ERROR,
+            f"{path} no longer matches the hash recorded when it was verified; refresh the trust",
+        )
+    return data
+
+
+# --- atomic writes --------------------------------------------------------------------------
+
+
+def _guard_os(action: Any, path: Path) -> Any:
+    try:
+        return action()
+    except OSError as exc:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot write {path}: {exc}") from exc
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never a mix."""
+
+    def write() -> None:
+        with atomic_file(path) as fh:
+            fh.write(data)
+
+    _guard_os(write, path)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root):
+        for fname in files:
+            full = os.path.join(dirpath, fname)
+            if os.path.islink(full):
+                continue
+            with open(full, "rb") as fh:
+                os.fsync(fh.fileno())
+        fsync_dir(Path(dirpath))
+
+
+@contextlib.contextmanager
+def trust_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock on refreshing `name` (a lock file beside, not inside, its folder)."""
+    base = trust_root_dir()
+    _guard_os(lambda: base.mkdir(parents=True, exist_ok=True), base)
+    lock_path = base / f".{check_name(name)}.lock"
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = _guard_os(lambda: os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), lock_path)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise TrustRootError(
+                Reason.TRUST_STORE_ERROR,
+                f"another airseal process is refreshing trust {name!r}; try again when it is done",
+            ) from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def staging_dir(name: str) -> Iterator[Path]:
+    """A scratch folder on the store's file system for building a new state; removed on exit."""
+    base = trust_root_dir()
+    _guard_os(lambda: base.mkdir(parents=True, exist_ok=True), base)
+    import shutil
+    import tempfile
+
+    path = Path(_guard_os(lambda: tempfile.mkdtemp(prefix=f".staging-{name}-", dir=base), base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_pointer(tdir: Path, state_name: str) -> None:
+    atomic_write(tdir / POINTER_FILE, (state_name + "\n").encode())
+
+
+def install_state(name: str, built: Path) -> Path:
+    """Make the complete state folder `built` the one in use, atomically.
+
+    Steps: fsync the new files, rename the folder into the trust folder under an unused
+    `state-N` name, then replace CURRENT. Any failure before the pointer swap removes the new
+    folder and leaves the previous state in use; old state folders are pruned afterwards.
+    """
+    import shutil  # write path only: verify never pays for it
+
+    tdir = trust_dir(name)
+    created_tdir = not tdir.exists()
+    _guard_os(lambda: tdir.mkdir(parents=True, exist_ok=True), tdir)
+    final: Path | None = None
+    try:
+        _fsync_tree(built)
+        seq = 1 + max(
+            (int(m.group(1)) for m in (_STATE_RE.match(p.name) for p in tdir.iterdir()) if m),
+            default=0,
+        )
+        final = tdir / f"state-{seq:06d}"
+        os.rename(built, final)
+        fsync_dir(tdir)
+        _write_pointer(tdir, final.name)
+    except BaseException as exc:
+        if final is not None and final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        if created_tdir:
+            with contextlib.suppress(OSError):
+                tdir.rmdir()
+        if isinstance(exc, OSError):
+            raise TrustRootError(
+                Reason.TRUST_STORE_ERROR,
+                f"could not install the new state of trust {name!r} ({exc}); the previous state"
+                " is still in use",
+            ) from exc
+        raise
+    prune_states(name)
+    return final
+
+
+def prune_states(name: str) -> None:
+    """Remove state folders CURRENT does not point at (left by older refreshes or crashes)."""
+    import shutil
+
+    tdir = trust_dir(name)
+    try:
+        current = (tdir / POINTER_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return
+    for child in tdir.iterdir():
+        if _STATE_RE.match(child.name) and child.name != current:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def describe_trust(name: str, *, now: _dt.datetime | None = None) -> dict[str, Any]:
+    """Everything `trust show` prints, as a JSON-ready dict."""
+    require_trust(name)
+    config = load_config(name)
+    state = current_state(name)
+    info: dict[str, Any] = {
+        "name": name,
+        "builtin": is_builtin(name),
+        "url": config.url,
+        "grace_days": config.grace_days,
+        "stale_warning_days": config.stale_warning_days,
+    }
+    if state is None:
+        info.update(
+            source="embedded" if is_builtin(name) else "none",
+            root_version=None,
+            timestamp_version=None,
+            snapshot_version=None,
+            targets_version=None,
+            trusted_root_sha256=(
+                hashlib.sha256(embedded_trusted_root_bytes(name)).hexdigest()
+                if is_builtin(name)
+                else None
+            ),
+            refreshed_at=None,
+            reference_time_floor=None,
+            expires=None,
+            expires_by_role={},
+            embedded_snapshot_date=(
+                embedded_snapshot_date(name).isoformat() if is_builtin(name) else None
+            ),
+            last_source=None,
+        )
+        if is_builtin(name):
+            info["bootstrap_root_sha256"] = hashlib.sha256(bootstrap_root_bytes(name)).hexdigest()
+        return info
+    now = now or _utcnow()
+    info.update(
+        source="store",
+        root_version=state.root_version,
+        timestamp_version=state.timestamp_version,
+        snapshot_version=state.snapshot_version,
+        targets_version=state.targets_version,
+        trusted_root_sha256=state.trusted_root_sha256,
+        refreshed_at=format_time(state.refreshed_at),
+        refreshed_days_ago=(now - state.refreshed_at).days,
+        reference_time_floor=format_time(state.reference_time),
+        expires=format_time(state.earliest_expiry),
+        expires_by_role={k: format_time(v) for k, v in sorted(state.expires.items())},
+        last_source=state.source,
+        state_dir=str(state.path),
+    )
+    return info
+
+
+__all__ = [
+    "MAX_GRACE_DAYS",
+    "ResolvedTrust",
+    "StoredState",
+    "TrustConfig",
+    "airseal_home",
+    "current_state",
+    "describe_trust",
+    "list_trusts",
+    "load_config",
+    "resolve_trusted_root",
+]

@@ -1,0 +1,288 @@
+"""`airseal verify` without click: the option table, validation, verification and reporting.
+
+The console script parses `verify`/`verify-bundle` arguments here with argparse, so a cold
+verify does not pay for importing click (about a sixth of its start-up); `cli_verify` builds
+the click commands (help text, `CliRunner` tests) from the same `OPTIONS` table, and a test
+keeps the two parsers in step. Never opens a socket.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional, Sequence
+
+from verifier.cli.common import UsageProblem, echo, emit_json, jsonable, run_guarded, warn
+from verifier.errors import InputError, Reason, VerificationError
+from verifier._internal.limits import DEFAULT_LIMITS
+
+EPILOG = """Examples:
+  airseal verify --key cosign.pub app.tar.gz
+  airseal verify --certificate-identity https://github.com/org/repo/.github/workflows/rel.yml@refs/tags/v1 \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com app.tar.gz
+  airseal verify --bundle app.sigstore.json --key 'pkcs11:token=release;object=k1' sha256:<64 hex>
+"""
+
+
+class Option(NamedTuple):
+    flags: tuple[str, ...]
+    dest: str
+    kind: str
+    """"text", "path", "count" (int >= 0), "choice" or "flag"."""
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(("--bundle",), "bundle_path", "path", "Sigstore bundle (default: ARTIFACT.sigstore.json)."),
+    Option(("--key",), "key_ref", "text", "PEM public key file, or a pkcs11: URI naming a token key."),
+    Option(("--certificate-identity",), "certificate_identity", "text", "Expected SAN of the signing certificate (exact)."),
+    Option(("--certificate-identity-regexp",), "certificate_identity_regexp", "text", "Expected SAN, as a regexp that must match the whole value."),
+    Option(("--certificate-oidc-issuer",), "certificate_oidc_issuer", "text", "Expected OIDC issuer (exact)."),
+    Option(("--certificate-oidc-issuer-regexp",), "certificate_oidc_issuer_regexp", "text", "Expected OIDC issuer, as a full-match regexp."),
+    Option(("--trusted-root",), "trusted_root", "path", "Use this trusted_root.json as the only trust."),
+    Option(("--trust",), "trust_name", "text", "Named trust from the store (default public-good)."),
+    Option(("--staging",), "staging", "flag", "Same as --trust staging.", False),
+    Option(("--min-tlog-entries",), "min_tlog_entries", "count", "Verified entries from distinct trusted logs.", 1),
+    Option(("--min-timestamps",), "min_timestamps", "count", "Verified time sources (RFC 3161 or SET) [default: 1; never below 1 for certificates; 0 for keys with --min-tlog-entries 0]."),
+    Option(("--min-scts",), "min_scts", "count", "SCTs from distinct CT logs [default: 1 for certificates, 0 for keys]."),
+    Option(("--mode",), "mode", "choice", "warn = fail-open: report a failure but exit 0.", "enforce", ("enforce", "warn")),
+    Option(("--json",), "as_json", "flag", "One JSON object on stdout (schema airseal.verify.v1).", False),
+    Option(("-v", "--verbose"), "verbose", "flag", "List every check that ran.", False),
+)
+ARTIFACT_METAVAR = "ARTIFACT | sha256:HEX"
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
+    """argparse twin of the click command; exits 2 on a usage error, as click does."""
+    import argparse
+
+    # A fixed width keeps argparse from importing shutil to ask the terminal (start-up time).
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        allow_abbrev=False,
+        add_help=False,
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, width=100),
+    )
+    for opt in OPTIONS:
+        if opt.kind == "flag":
+            parser.add_argument(*opt.flags, dest=opt.dest, action="store_true")
+        elif opt.kind == "count":
+            parser.add_argument(*opt.flags, dest=opt.dest, type=_count, default=opt.default)
+        elif opt.kind == "choice":
+            parser.add_argument(*opt.flags, dest=opt.dest, choices=opt.choices, default=opt.default)
+        else:
+            parser.add_argument(*opt.flags, dest=opt.dest, default=None)
+    parser.add_argument("artifact")
+    return vars(parser.parse_args(list(argv)))
+
+
+def main_fast(command: str, argv: Sequence[str]) -> None:
+    """Entry for `airseal verify|verify-bundle ARGS` from the console script."""
+    opts = parse_args(f"airseal {command}", argv)
+    try:
+        run(**opts)
+    except UsageProblem as problem:
+        echo(f"Usage: airseal {command} [OPTIONS] {ARTIFACT_METAVAR}", err=True)
+        echo(f"Try 'airseal {command} -h' for help.\n\nError: {problem}", err=True)
+        raise SystemExit(2) from None
+
+
+def run(**opts: Any) -> None:
+    as_json = bool(opts["as_json"])
+    enforce = opts["mode"] == "enforce"
+
+    def body() -> None:
+        try:
+            result, trust_warnings = _verify(**opts)
+        except VerificationError as err:
+            _report_failure(err, as_json=as_json, enforce=enforce, verbose=bool(opts["verbose"]))
+            return
+        # Input, trust and token problems are not verification outcomes: they keep their exit
+        # codes (3/4/5) even in warn mode, because nothing was verified at all.
+        _report_success(result, trust_warnings, as_json=as_json, verbose=bool(opts["verbose"]))
+
+    run_guarded(body, as_json=as_json)
+
+
+def _verify(**opts: Any) -> tuple[Any, list[str]]:
+    from verifier._internal.artifact import parse_artifact_argument
+    from verifier._internal.bundle.parse import load_bundle
+    from verifier._internal.identity import Identity
+    from verifier._internal.policy import VerificationPolicy
+    from verifier._internal.verify import verify_bundle as run_verification
+
+    identity = None
+    if opts["certificate_identity"] and opts["certificate_identity_regexp"]:
+        raise UsageProblem("give --certificate-identity or --certificate-identity-regexp, not both")
+    if opts["certificate_oidc_issuer"] and opts["certificate_oidc_issuer_regexp"]:
+        raise UsageProblem("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both")
+    if opts["certificate_identity"] or opts["certificate_identity_regexp"]:
+        identity = Identity(
+            san=opts["certificate_identity"],
+            san_regexp=_check_regexp(opts["certificate_identity_regexp"]),
+            issuer=opts["certificate_oidc_issuer"],
+            issuer_regexp=_check_regexp(opts["certificate_oidc_issuer_regexp"]),
+        )
+    elif opts["certificate_oidc_issuer"] or opts["certificate_oidc_issuer_regexp"]:
+        raise UsageProblem("an OIDC issuer needs --certificate-identity or --certificate-identity-regexp too")
+    if identity is not None and opts["key_ref"]:
+        raise UsageProblem("give --key or a certificate identity, not both")
+    if identity is None and not opts["key_ref"]:
+        raise UsageProblem("say who must have signed: --key, --certificate-identity or --certificate-identity-regexp")
+
+    artifact = parse_artifact_argument(opts["artifact"])
+    bundle_path = opts["bundle_path"]
+    if bundle_path is None:
+        if artifact.path is None:
+            raise UsageProblem("--bundle is required when verifying a digest")
+        bundle_path = artifact.path + ".sigstore.json"
+    bundle = load_bundle(_read(bundle_path, "bundle", Reason.BUNDLE_MALFORMED_JSON, DEFAULT_LIMITS.max_bundle_bytes))
+
+    key = _load_key(opts["key_ref"]) if opts["key_ref"] else None
+    from verifier._internal.bundle.model import CertificateMaterial
+
+    if (
+        isinstance(bundle.material, CertificateMaterial)
+        or bundle.tlog_entries
+        or bundle.rfc3161_timestamps
+        or opts["trusted_root"]
+    ):
+        trusted_root, trust_warnings = _load_trust(opts)
+    else:
+        # A bare key signature with no log entry or timestamp: no trust root takes part, so
+        # don't warn about one (thresholds still apply and will say what is missing).
+        from verifier._internal.trustroot.model import TrustedRoot
+
+        trusted_root, trust_warnings = TrustedRoot("", (), (), (), ()), []
+    policy = VerificationPolicy(
+        identity=identity,
+        key=key,
+        min_tlog_entries=opts["min_tlog_entries"],
+        min_timestamps=opts["min_timestamps"],
+        min_scts=opts["min_scts"],
+    )
+    for message in trust_warnings:
+        warn(message)
+    return run_verification(bundle, trusted_root, artifact, policy), trust_warnings
+
+
+def _read(path: str, what: str, reason: Reason, max_bytes: int = 1024 * 1024) -> bytes:
+    """At most one byte more than the parser accepts, so an oversized file is refused unread."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(reason, f"cannot read {what} {path!r}: {exc.strerror}") from exc
+
+
+def _check_regexp(pattern: Optional[str]) -> Optional[str]:
+    if pattern is None:
+        return None
+    import re
+
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UsageProblem(f"invalid regexp {pattern!r}: {exc}") from exc
+    return pattern
+
+
+def _load_key(ref: str) -> Any:
+    from verifier._internal.keyio import Encoding, PublicFormat
+
+    from verifier._internal.policy import load_pem_public_key
+
+    if ref.startswith("pkcs11:"):
+        from hsm.keys import public_key_for_uri
+
+        key = public_key_for_uri(ref, warn=warn)
+        pem = key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        return load_pem_public_key(pem, "the token key")
+    return load_pem_public_key(_read(ref, "key", Reason.KEY_MALFORMED), ref)
+
+
+def _load_trust(opts: dict[str, Any]) -> tuple[Any, list[str]]:
+    from verifier._internal.trustroot.load import load_trusted_root
+
+    if opts["trusted_root"]:
+        if opts["trust_name"] or opts["staging"]:
+            raise UsageProblem("give --trusted-root or --trust, not both")
+        return load_trusted_root(_read(opts["trusted_root"], "trusted root", Reason.TRUSTROOT_MALFORMED, DEFAULT_LIMITS.max_trusted_root_bytes)
+        ), []
+    name = opts["trust_name"] or ("staging" if opts["staging"] else "public-good")
+    from verifier._internal.trustroot.store import resolve_trusted_root
+
+    resolved = resolve_trusted_root(name)
+    return load_trusted_root(resolved.data), list(resolved.warnings)
+
+
+def _signer_line(signer: dict[str, Any]) -> str:
+    if signer.get("kind") == "certificate":
+        return f"{signer.get('identity')} (issuer {signer.get('issuer')})"
+    return f"key {signer.get('key_id', '')} ({signer.get('key_type')})"
+
+
+def _report_success(result: Any, trust_warnings: list[str], *, as_json: bool, verbose: bool) -> None:
+    from verifier._internal.result import result_json
+
+    if as_json:
+        doc = result_json(result)
+        doc["warnings"] = list(doc["warnings"]) + trust_warnings
+        emit_json(doc)
+        return
+    times = ", ".join(f"{t.kind} {t.time}" for t in result.time_sources) or "none"
+    echo(f"verified: {result.artifact_digest} signed by {_signer_line(result.signer)}; times: {times}")
+    if verbose:
+        for check in result.checks:
+            echo(f"  [{'ok' if check.ok else '--'}] {check.name}: {check.detail}")
+
+
+def _failed_entry(checks: list[Any], name: str, detail: str) -> list[dict[str, Any]]:
+    """The failing check, unless the recorder already listed it (failed RFC 3161 tokens)."""
+    if checks and checks[-1].name == name and not checks[-1].ok and checks[-1].detail.endswith(detail):
+        return []
+    return [{"name": name, "ok": False, "detail": detail}]
+
+
+def _report_failure(err: VerificationError, *, as_json: bool, enforce: bool, verbose: bool) -> None:
+    from verifier._internal.result import VERIFY_SCHEMA, checks_json
+
+    checks = err.context.pop("_checks", [])
+    failed_check = err.check or "verification"
+    if as_json:
+        doc = {
+            "schema": VERIFY_SCHEMA,
+            "verified": False,
+            "enforced": enforce,
+            "reason_code": err.reason.value,
+            "message": err.detail,
+            "failed_check": failed_check,
+            "context": jsonable(err.context),
+            "signer": None,
+            "artifact_digest": None,
+            "time_sources": [],
+            "tlog_entries": [],
+            "checks": checks_json(checks) + _failed_entry(checks, failed_check, err.detail),
+        }
+        emit_json(doc)
+    if verbose:
+        for check in checks:
+            echo(f"  [{'ok' if check.ok else '--'}] {check.name}: {check.detail}", err=True)
+    echo(f"rejected: {failed_check}: {err.detail} [{err.reason.value}]", err=True)
+    for key, value in err.context.items():
+        echo(f"  {key}: {jsonable(value)}", err=True)
+    if not enforce:
+        echo(
+            "WARNING: --mode warn: verification FAILED but airseal exits 0 because fail-open mode was asked for",
+            err=True,
+        )
+        return
+    raise SystemExit(err.exit_code)
+
