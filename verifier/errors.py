@@ -2,13 +2,13 @@
 
 Leaf module: imports nothing from the project. Codes are a public contract (scripts match on
 them); `docs/reason-codes.md` lists every one and a test keeps the two in step. Add codes,
-never rename or remove them.
+never rename or remove one that airseal has raised.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple, Sequence
 
 
 class Reason(str, enum.Enum):
@@ -27,7 +27,6 @@ class Reason(str, enum.Enum):
     BUNDLE_NO_INCLUSION_PROOF = "bundle.missing_inclusion_proof"  # E-V02-NOPROOF
     BUNDLE_CHECKPOINT_MISSING = "bundle.missing_checkpoint"  # E-CHECKPOINT-MISSING
     BUNDLE_TLOG_NO_BODY = "bundle.missing_canonicalized_body"  # E-TLOG-NOBODY
-    BUNDLE_NO_TIME_SOURCE = "bundle.no_time_source"  # E-NO-TIME (parse-time form)
     BUNDLE_DSSE_SIGNATURE_COUNT = "bundle.dsse_signature_count"  # E-DSSE-SIGCOUNT
     BUNDLE_DSSE_PAYLOAD = "bundle.dsse_payload"  # E-DSSE-PAYLOAD
     BUNDLE_KEY_HINT_MISMATCH = "bundle.key_hint_mismatch"  # E-KEYHINT
@@ -68,7 +67,6 @@ class Reason(str, enum.Enum):
     TSA_VALIDITY = "tsa.not_valid_at_time"  # E-TSA-VALIDITY
     TSA_WEAK_HASH = "tsa.weak_hash"  # E-TSA-WEAKHASH
     TSA_DUPLICATE = "tsa.duplicate_timestamp"  # E-TSA-DUP
-    TSA_THRESHOLD_NOT_MET = "tsa.threshold_not_met"
     CERT_CHAIN_INVALID = "cert.chain_invalid"  # E-CERT-CHAIN
     CERT_KEY_USAGE = "cert.key_usage"  # E-CERT-KU
     CERT_EXT_KEY_USAGE = "cert.ext_key_usage"  # E-CERT-EKU
@@ -100,6 +98,7 @@ class Reason(str, enum.Enum):
     TRUST_STORE_ERROR = "trustroot.store_error"
     TUF_OVERSIZED = "trustroot.tuf_oversized"
     TUF_MEDIA_UNSAFE = "trustroot.tuf_media_unsafe"
+    TUF_ERROR = "trustroot.tuf_error"  # a TUF refusal airseal has no specific code for
 
     # --- token (exit 5) ---
     HSM_LIBRARY_NOT_FOUND = "hsm.library_not_found"
@@ -114,11 +113,26 @@ class Reason(str, enum.Enum):
     HSM_DEVICE_ERROR = "hsm.device_error"
     HSM_KEY_EXISTS = "hsm.key_exists"
     HSM_SELF_CHECK_FAILED = "hsm.self_check_failed"
+
+    # --- a service at signing: timestamp authority, transparency log (exit 6) ---
     TSA_REQUEST_FAILED = "tsa.request_failed"
 
 
+class CheckResult(NamedTuple):
+    """One check of a verification, as `-v` and `--json` show it."""
+
+    name: str
+    """The check's name in docs/verification.md, e.g. "tlog.inclusion_proof"."""
+    ok: bool
+    detail: str
+
+
 class AirsealError(Exception):
-    """Root of every error airseal reports to a person. `exit_code` is the CLI's exit status."""
+    """Root of every error airseal reports to a person. `exit_code` is the CLI's exit status.
+
+    `check` names the failed check; `checks` holds the checks that ran before it (filled in
+    by the verifier, empty elsewhere); `context` the values that disagreed.
+    """
 
     exit_code = 70
 
@@ -129,12 +143,14 @@ class AirsealError(Exception):
         *,
         context: Mapping[str, Any] | None = None,
         check: str | None = None,
+        checks: Sequence[CheckResult] = (),
     ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
         self.context: dict[str, Any] = dict(context or {})
         self.check = check
+        self.checks: tuple[CheckResult, ...] = tuple(checks)
 
 
 class VerificationError(AirsealError):
@@ -161,15 +177,31 @@ class HsmError(AirsealError):
     exit_code = 5
 
 
+class ServiceError(AirsealError):
+    """A network service at signing (timestamp authority, transparency log) is unreachable or
+    refuses (exit 6)."""
+
+    exit_code = 6
+
+
 EXIT_INTERNAL = 70
 """Exit status for a bug; the others are each family's `exit_code`."""
 
+EXIT_USAGE = 2
+"""Exit status for a contradictory or incomplete command line (as click uses)."""
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT)."""
+
 __all__ = [
     "AirsealError",
+    "CheckResult",
     "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
     "HsmError",
     "InputError",
     "Reason",
+    "ServiceError",
     "TrustRootError",
     "VerificationError",
 ]

@@ -373,7 +373,7 @@ def test_tsa_unreachable_is_reported(softhsm: Any) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     artifact = _artifact(softhsm)
-    _fails(softhsm.run("sign", "--key", softhsm.uri(object="k"), "--tsa-url", f"http://127.0.0.1:{port}/tsa", str(artifact)), 5, "tsa.request_failed")
+    _fails(softhsm.run("sign", "--key", softhsm.uri(object="k"), "--tsa-url", f"http://127.0.0.1:{port}/tsa", str(artifact)), 6, "tsa.request_failed")
     assert not Path(f"{artifact}.sigstore.json").exists()
 
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from verifier._internal.signing import batch as signing
-from verifier.errors import HsmError, InputError, Reason
+from verifier.errors import InputError, Reason, ServiceError
 
 
 class SoftwareSigner:
@@ -188,13 +188,13 @@ def test_tsa_response_checks(tmp_path: Path) -> None:
     reply = authority.reply(request.der)
     assert check_response(request, reply) == reply
     other = build_request(b"sig")  # same imprint, different nonce
-    with pytest.raises(HsmError) as info:
+    with pytest.raises(ServiceError) as info:
         check_response(other, reply)
     assert info.value.reason is Reason.TSA_REQUEST_FAILED and "nonce" in info.value.detail
     forged = type(request)(request.der, request.nonce, hashlib.sha256(b"other").digest())
-    with pytest.raises(HsmError, match="something other"):
+    with pytest.raises(ServiceError, match="something other"):
         check_response(forged, reply)
-    with pytest.raises(HsmError, match="not a valid TimeStampResp"):
+    with pytest.raises(ServiceError, match="not a valid TimeStampResp"):
         check_response(request, b"\x30\x03\x02\x01\x00")
 
 
@@ -204,7 +204,7 @@ def test_tsa_rejection_status() -> None:
     # TimeStampResp { status PKIStatusInfo { status rejection(2) } } with no token; written out
     # because asn1crypto will not build a response without timeStampToken.
     refused = bytes.fromhex("3005" "3003" "020102")
-    with pytest.raises(HsmError, match="rejection"):
+    with pytest.raises(ServiceError, match="rejection"):
         check_response(build_request(b"s"), refused)
 
 
@@ -216,7 +216,7 @@ def test_tsa_http_error(tmp_path: Path) -> None:
     with tsa.serve_tsa(authority) as server:
         good = request_timestamp(server.url, b"sig")
         assert good
-        with pytest.raises(HsmError, match="HTTP 404"):
+        with pytest.raises(ServiceError, match="HTTP 404"):
             request_timestamp(server.url + "/wrong", b"sig")
-    with pytest.raises(HsmError, match="http"):
+    with pytest.raises(ServiceError, match="http"):
         request_timestamp("ftp://example/tsa", b"sig")

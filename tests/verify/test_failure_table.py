@@ -1123,7 +1123,7 @@ def _(c: Ctx) -> Inv:
 
 # ============================================================================ rows 33-40: time, TSA
 
-NO_TIME = (Reason.TIME_NO_VERIFIED_TIMESTAMP, Reason.BUNDLE_NO_TIME_SOURCE)
+NO_TIME = (Reason.TIME_NO_VERIFIED_TIMESTAMP,)
 
 
 @row(33, "rekor2-without-timestamp", *NO_TIME)

@@ -1,14 +1,23 @@
-"""Bounds on untrusted input. One frozen object so every cap is visible in one place."""
+"""Every bound on untrusted input and on what airseal reads or receives, in one place.
+
+Each cap says what it bounds and why the value is enough: Sigstore's real evidence sits far
+below each one, so the caps only stop hostile or broken input before it costs memory or time.
+Code elsewhere reads these values; it never writes a number of its own.
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 
-
 class Limits(NamedTuple):
+    # --- evidence read by `verify` and the gate ------------------------------------------------
     max_bundle_bytes: int = 16 * 1024 * 1024
+    """A bundle (or evidence file in another format); real ones are a few KiB."""
     max_trusted_root_bytes: int = 4 * 1024 * 1024
+    """A trusted_root.json; public-good's is about 10 KiB."""
+    max_key_bytes: int = 1024 * 1024
+    """A PEM public key or certificate file."""
     max_tlog_entries: int = 32
     max_rfc3161_timestamps: int = 32
     max_intoto_subjects: int = 1024
@@ -16,6 +25,42 @@ class Limits(NamedTuple):
     max_checkpoint_signatures: int = 64
     max_inclusion_proof_hashes: int = 64
     max_certificates_in_chain: int = 10
+    max_tsa_embedded_certificates: int = 16
+    """Certificates inside one RFC 3161 token."""
+    max_tsa_path_length: int = 6
+    """Certificates between a TSA signer and its anchor, exclusive of both."""
+
+    # --- artifacts ----------------------------------------------------------------------------
+    hash_chunk_bytes: int = 1024 * 1024
+    """Read size when hashing an artifact: memory stays constant whatever the file size."""
+    max_ed25519_message_bytes: int = 256 * 1024 * 1024
+    """Pure Ed25519 signs the whole message in one call, so signing reads it into memory."""
+
+    # --- services at signing --------------------------------------------------------------------
+    max_service_response_bytes: int = 1024 * 1024
+    """A timestamp authority's or transparency log's reply."""
+
+    # --- trust store and TUF media ----------------------------------------------------------------
+    max_store_file_bytes: int = 1024 * 1024
+    """A small file of the trust store (config, state record, pointer)."""
+    max_tuf_record_bytes: int = 8 * 1024 * 1024
+    """One metadata or target file recorded during a TUF refresh."""
+    tuf_root_max_bytes: int = 512_000
+    tuf_timestamp_max_bytes: int = 16_384
+    tuf_snapshot_max_bytes: int = 2_000_000
+    tuf_targets_max_bytes: int = 5_000_000
+    tuf_max_root_rotations: int = 256
+    tuf_max_delegations: int = 8
+    max_pack_bytes: int = 64 * 1024 * 1024
+    """A trust pack (`trust export`) on removable media."""
+    max_pack_member_bytes: int = 8 * 1024 * 1024
+    max_pack_total_bytes: int = 128 * 1024 * 1024
+    max_pack_members: int = 4096
+    max_pack_manifest_bytes: int = 1024 * 1024
+    max_media_peek_bytes: int = 8 * 1024 * 1024
+    """Reading a metadata file from media to see which versions it carries, before TUF runs."""
+    max_grace_days: int = 30
+    """Longest grace an operator may configure for expired TUF metadata."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from asn1crypto import core, tsp
 
-from verifier.errors import HsmError, Reason
+from verifier.errors import Reason, ServiceError
 
 CONTENT_TYPE_QUERY = "application/timestamp-query"
 CONTENT_TYPE_REPLY = "application/timestamp-reply"
@@ -49,7 +49,7 @@ def check_response(request: TimestampRequest, der: bytes) -> bytes:
     """Check a TimeStampResp against its request; returns the response DER unchanged.
 
     Raises:
-        HsmError: `tsa.request_failed` if not granted, malformed, or nonce/imprint differ.
+        ServiceError: `tsa.request_failed` if not granted, malformed, or nonce/imprint differ.
     """
     try:
         status_info = _status_info(der)
@@ -66,7 +66,7 @@ def check_response(request: TimestampRequest, der: bytes) -> bytes:
         imprint = info["message_imprint"]
         algorithm = imprint["hash_algorithm"]["algorithm"].native
         hashed = imprint["hashed_message"].native
-    except HsmError:
+    except ServiceError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise _failed(f"the TSA reply is not a valid TimeStampResp: {exc}") from exc
@@ -94,7 +94,7 @@ def request_timestamp(url: str, data: bytes, *, timeout: float = TIMEOUT_SECONDS
     """POST a TimeStampReq over `data` to `url`; returns the checked TimeStampResp DER.
 
     Raises:
-        HsmError: `tsa.request_failed` for network errors, HTTP errors and bad replies.
+        ServiceError: `tsa.request_failed` for network errors, HTTP errors and bad replies.
     """
     import urllib.error
     import urllib.request
@@ -121,8 +121,8 @@ def request_timestamp(url: str, data: bytes, *, timeout: float = TIMEOUT_SECONDS
     return check_response(request, body)
 
 
-def _failed(message: str) -> HsmError:
-    return HsmError(Reason.TSA_REQUEST_FAILED, message)
+def _failed(message: str) -> ServiceError:
+    return ServiceError(Reason.TSA_REQUEST_FAILED, message)
 
 
 __all__ = ["TimestampRequest", "build_request", "check_response", "request_timestamp"]
