@@ -105,14 +105,16 @@ t0 = time.perf_counter()
 from hsm.keys import key_hint
 from hsm.signer import open_signer
 from hsm.uri import parse_uri
-from verifier._internal.signing import batch as signing
+from verifier._internal import atomic, encoding, intoto
+from verifier._internal.bundle import build
+from verifier._internal.signing import sign
 from pathlib import Path
 t1 = time.perf_counter()
 signer = open_signer(parse_uri("pkcs11:token={LABEL};object=k"))
 t2 = time.perf_counter()
 out_dir = Path(sys.argv[1])
 files = [Path(p) for p in sys.argv[2:]]
-template = signing.MessageBundleTemplate(signing.verification_material(key_hint=key_hint(signer.public_key())), "sha256")
+template = build.MessageBundleTemplate(build.verification_material(key_hint=key_hint(signer.public_key())), "sha256")
 r = {{"imports": t1 - t0, "login + key lookup": t2 - t1}}
 
 def timed(name, fn):
@@ -125,7 +127,7 @@ def pipeline(parallel):
     digests = []
     def hashed():
         for path in files:
-            d = signing.hash_file(path, "sha256")
+            d = sign.digest_artifact(path, "sha256")
             digests.append(d)
             yield d.digest
     return [template.render(digests[i].digest, s)
@@ -133,19 +135,19 @@ def pipeline(parallel):
 
 timed("path, self-check in line", lambda: pipeline(False))
 timed("path, self-check overlapped", lambda: pipeline(True))
-digests = timed("read + SHA-256", lambda: [signing.hash_file(p, "sha256").digest for p in files])
+digests = timed("read + SHA-256", lambda: [sign.digest_artifact(p, "sha256").digest for p in files])
 from pkcs11 import Mechanism
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 raw = timed("C_Sign (token)", lambda: [signer._c_sign(d, Mechanism.ECDSA, None) for d in digests])
 der = timed("r||s -> DER", lambda: [encode_dss_signature(int.from_bytes(s[:32], "big"), int.from_bytes(s[32:], "big")) for s in raw])
 assert timed("host self-check (verify)", lambda: all(signer._verifies(s, d) for s, d in zip(der, digests)))
 data = timed("bundle JSON", lambda: [template.render(d, s) for d, s in zip(digests, der)])
-batch = signing.AtomicBatch(bulk=True)
+batch = atomic.AtomicBatch(bulk=True)
 timed("temp file writes", lambda: [batch.stage(out_dir / f"{{i}}.sigstore.json", b) for i, b in enumerate(data)])
 staged = list(batch._staged)
-timed("syncfs (durability)", lambda: signing._sync_files([t for t, _ in staged]))
+timed("syncfs (durability)", lambda: atomic._sync_files([t for t, _ in staged]))
 timed("renames", lambda: [os.replace(t, p) for t, p in staged])
-timed("directory fsync", lambda: signing.sync_dirs([p for _, p in staged]))
+timed("directory fsync", lambda: atomic.sync_dirs([p for _, p in staged]))
 print(json.dumps(r))
 """
 

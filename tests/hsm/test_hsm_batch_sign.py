@@ -19,7 +19,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from verifier._internal.signing import batch as signing
+from verifier._internal import atomic, encoding, intoto
+from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.bundle import build
+from verifier._internal.signing import sign
 from verifier.errors import HsmError, InputError, Reason
 
 BATCH = 200
@@ -88,8 +91,8 @@ def test_batch_bundles_equal_the_single_file_bundles(softhsm: Any) -> None:
         bundle = json.loads(raw)
         digest = base64.b64decode(bundle["messageSignature"]["messageDigest"]["digest"])
         assert digest == hashlib.sha384(path.read_bytes()).digest()
-        rebuilt = signing.dump_bundle_json(signing.message_signature_bundle(
-            signing.ArtifactDigest("sha384", digest),
+        rebuilt = build.dump_bundle_json(build.message_signature_bundle(
+            build.ArtifactDigest("sha384", digest),
             base64.b64decode(bundle["messageSignature"]["signature"]),
             bundle["verificationMaterial"],
         ))
@@ -257,7 +260,7 @@ def test_cli_self_check_failure_in_a_batch_writes_nothing(softhsm: Any) -> None:
 
 @pytest.mark.parametrize("bulk", [False, True])
 def test_atomic_batch_commit(tmp_path: Path, bulk: bool) -> None:
-    batch = signing.AtomicBatch(bulk=bulk)
+    batch = atomic.AtomicBatch(bulk=bulk)
     (tmp_path / "b0.json").write_text("old")
     for i in range(12):
         batch.stage(tmp_path / f"b{i}.json", f"new {i}".encode())
@@ -271,7 +274,7 @@ def test_atomic_batch_commit(tmp_path: Path, bulk: bool) -> None:
 
 
 def test_atomic_batch_abort_removes_temp_files(tmp_path: Path) -> None:
-    batch = signing.AtomicBatch(bulk=True)
+    batch = atomic.AtomicBatch(bulk=True)
     for i in range(10):
         batch.stage(tmp_path / f"b{i}.json", b"x")
     assert len(_leftovers(tmp_path)) == 10
@@ -281,7 +284,7 @@ def test_atomic_batch_abort_removes_temp_files(tmp_path: Path) -> None:
 
 
 def test_atomic_batch_stage_into_missing_directory(tmp_path: Path) -> None:
-    batch = signing.AtomicBatch(bulk=True)
+    batch = atomic.AtomicBatch(bulk=True)
     batch.stage(tmp_path / "a.json", b"a")
     with pytest.raises(InputError) as info:
         batch.stage(tmp_path / "no" / "b.json", b"b")
@@ -291,7 +294,7 @@ def test_atomic_batch_stage_into_missing_directory(tmp_path: Path) -> None:
 
 
 def test_atomic_batch_rename_failure(tmp_path: Path) -> None:
-    batch = signing.AtomicBatch(bulk=True)
+    batch = atomic.AtomicBatch(bulk=True)
     (tmp_path / "b5.json").mkdir()
     for i in range(10):
         batch.stage(tmp_path / f"b{i}.json", f"{i}".encode())
@@ -306,34 +309,34 @@ def test_atomic_batch_rename_failure(tmp_path: Path) -> None:
 @pytest.mark.parametrize("hash_name", ["sha256", "sha384"])
 def test_template_renders_what_dump_bundle_json_does(hash_name: str) -> None:
     materials = [
-        signing.verification_material(key_hint="aGludA=="),
-        signing.verification_material(certificate_der=b"\x30\x03\x02\x01\x01"),
+        build.verification_material(key_hint="aGludA=="),
+        build.verification_material(certificate_der=b"\x30\x03\x02\x01\x01"),
     ]
     for material in materials:
-        template = signing.MessageBundleTemplate(material, hash_name)
+        template = build.MessageBundleTemplate(material, hash_name)
         for n in range(3):
             digest = hashlib.new(hash_name, bytes([n])).digest()
             signature = os.urandom(70 + n)
-            expected = signing.dump_bundle_json(
-                signing.message_signature_bundle(signing.ArtifactDigest(hash_name, digest), signature, material)
+            expected = build.dump_bundle_json(
+                build.message_signature_bundle(build.ArtifactDigest(hash_name, digest), signature, material)
             )
             assert template.render(digest, signature) == expected
 
 
-def test_hash_file_matches_hash_artifact(tmp_path: Path) -> None:
+def test_digest_artifact_matches_hashlib(tmp_path: Path) -> None:
     small, big = tmp_path / "small", tmp_path / "big"
     small.write_bytes(b"abc")
-    big.write_bytes(os.urandom(2 * signing.CHUNK_BYTES + 5))
+    big.write_bytes(os.urandom(2 * DEFAULT_LIMITS.hash_chunk_bytes + 5))
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     for path in (small, big, empty):
         for hash_name in ("sha256", "sha384"):
-            assert signing.hash_file(path, hash_name) == signing.hash_artifact(path, hash_name)
+            assert sign.digest_artifact(path, hash_name).digest == hashlib.new(hash_name, path.read_bytes()).digest()
     with pytest.raises(InputError) as info:
-        signing.hash_file(tmp_path / "missing", "sha256")
+        sign.digest_artifact(tmp_path / "missing", "sha256")
     assert info.value.reason is Reason.ARTIFACT_UNREADABLE
     with pytest.raises(InputError):
-        signing.hash_file(tmp_path, "sha256")  # a directory
+        sign.digest_artifact(tmp_path, "sha256")  # a directory
 
 
 def test_der_encoding_matches_asn1crypto() -> None:

@@ -1,4 +1,4 @@
-"""verifier._internal.signing.batch and verifier._internal.signing.timestamp_client: bundle building, PAE, hashing, atomic writes,
+"""Signing helpers (bundle building, PAE, hashing, atomic writes) and the RFC 3161 client:
 RFC 3161 request/response checks. Pure parts: no token. The Signer used here is a software
 key, standing in for the token only where the bundle code is under test."""
 
@@ -15,7 +15,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from verifier._internal.signing import batch as signing
+from verifier._internal import atomic, encoding, intoto
+from verifier._internal.artifact import read_whole
+from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.bundle import build
+from verifier._internal.signing import sign
 from verifier.errors import InputError, Reason, ServiceError
 
 
@@ -41,17 +45,17 @@ class SoftwareSigner:
 
 def test_pae_matches_dsse_spec_example() -> None:
     # DSSE protocol.md's worked example: type "http://example.com/HelloWorld", body "hello world".
-    assert signing.pae("http://example.com/HelloWorld", b"hello world") == (
+    assert encoding.pae("http://example.com/HelloWorld", b"hello world") == (
         b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
     )
 
 
 def test_pae_counts_bytes_not_characters() -> None:
-    assert signing.pae("t", "\u00e9".encode()) == b"DSSEv1 1 t 2 \xc3\xa9"
+    assert encoding.pae("t", "\u00e9".encode()) == b"DSSEv1 1 t 2 \xc3\xa9"
 
 
 def test_statement_shape() -> None:
-    statement = json.loads(signing.in_toto_statement("a.tar.gz", "ab" * 32, "https://p/v1", {"x": [1]}))
+    statement = json.loads(intoto.build_statement("a.tar.gz", "ab" * 32, "https://p/v1", {"x": [1]}))
     assert statement == {
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": "a.tar.gz", "digest": {"sha256": "ab" * 32}}],
@@ -64,8 +68,8 @@ def test_message_bundle_shape(tmp_path: Path) -> None:
     artifact = tmp_path / "a"
     artifact.write_bytes(b"data")
     signer = SoftwareSigner()
-    digest, signature = signing.sign_artifact(signer, artifact)
-    bundle = signing.message_signature_bundle(digest, signature, signing.verification_material(key_hint="HINT="))
+    digest, signature = sign.sign_artifact(signer, artifact)
+    bundle = build.message_signature_bundle(digest, signature, build.verification_material(key_hint="HINT="))
     assert bundle == {
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {"publicKey": {"hint": "HINT="}, "tlogEntries": []},
@@ -78,80 +82,71 @@ def test_message_bundle_shape(tmp_path: Path) -> None:
 
 
 def test_material_with_certificate_and_timestamps() -> None:
-    material = signing.verification_material(certificate_der=b"\x30\x00", rfc3161_responses=[b"\x01", b"\x02"])
+    material = build.verification_material(certificate_der=b"\x30\x00", rfc3161_responses=[b"\x01", b"\x02"])
     assert material == {
         "certificate": {"rawBytes": "MAA="},
         "tlogEntries": [],
         "timestampVerificationData": {"rfc3161Timestamps": [{"signedTimestamp": "AQ=="}, {"signedTimestamp": "Ag=="}]},
     }
     with pytest.raises(ValueError):
-        signing.verification_material()
+        build.verification_material()
 
 
 def test_dsse_bundle_signs_pae() -> None:
     signer = SoftwareSigner()
     payload = b'{"_type":"x"}'
-    signature = signing.sign_pae(signer, signing.IN_TOTO_PAYLOAD_TYPE, payload)
-    bundle = signing.dsse_bundle(payload, signing.IN_TOTO_PAYLOAD_TYPE, signature, signing.verification_material(key_hint="h"))
+    signature = sign.sign_pae(signer, intoto.PAYLOAD_TYPE, payload)
+    bundle = build.dsse_bundle(payload, intoto.PAYLOAD_TYPE, signature, build.verification_material(key_hint="h"))
     envelope = bundle["dsseEnvelope"]
     assert base64.b64decode(envelope["payload"]) == payload
     assert envelope["signatures"] == [{"sig": base64.b64encode(signature).decode(), "keyid": ""}]
-    signer.public_key().verify(signature, signing.pae(signing.IN_TOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+    signer.public_key().verify(signature, encoding.pae(intoto.PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
 
 
 def test_hash_streams_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chunk = DEFAULT_LIMITS.hash_chunk_bytes
     artifact = tmp_path / "big"
-    data = os.urandom(3 * signing.CHUNK_BYTES + 17)
+    data = os.urandom(3 * chunk + 17)
     artifact.write_bytes(data)
     reads: list[int] = []
-    real_open = open
+    real_read = os.read
 
-    class Spy:
-        def __init__(self, fh: Any) -> None:
-            self.fh = fh
+    def spy(fd: int, n: int) -> bytes:
+        reads.append(n)
+        return real_read(fd, n)
 
-        def __enter__(self) -> "Spy":
-            return self
-
-        def __exit__(self, *exc: Any) -> None:
-            self.fh.close()
-
-        def read(self, n: int) -> bytes:
-            reads.append(n)
-            return self.fh.read(n)
-
-    monkeypatch.setattr("builtins.open", lambda p, m="r", *a, **k: Spy(real_open(p, m, *a, **k)))
-    digest = signing.hash_artifact(artifact, "sha384")
-    assert digest.digest == hashlib.sha384(data).digest() and digest.message is None
-    assert set(reads) == {signing.CHUNK_BYTES} and len(reads) == 5
+    monkeypatch.setattr("verifier._internal.artifact.os.read", spy)
+    digest = sign.digest_artifact(artifact, "sha384")
+    assert digest.digest == hashlib.sha384(data).digest()
+    assert set(reads) == {chunk} and len(reads) == 5
 
 
-def test_ed25519_size_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(signing, "MAX_ED25519_MESSAGE_BYTES", 10)
+def test_ed25519_size_cap(tmp_path: Path) -> None:
     artifact = tmp_path / "a"
     artifact.write_bytes(b"x" * 11)
     with pytest.raises(InputError) as info:
-        signing.hash_artifact(artifact, "sha256", keep_message=True)
+        read_whole(artifact, "sha256", DEFAULT_LIMITS._replace(max_ed25519_message_bytes=10))
     assert info.value.reason is Reason.INPUT_TOO_LARGE and "Ed25519" in info.value.detail
+    assert read_whole(artifact, "sha256") == (hashlib.sha256(b"x" * 11).digest(), b"x" * 11)
 
 
 def test_unreadable_artifact(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
-        signing.hash_artifact(tmp_path / "missing", "sha256")
+        sign.digest_artifact(tmp_path / "missing", "sha256")
     assert info.value.reason is Reason.ARTIFACT_UNREADABLE
 
 
 def test_write_atomic_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "b.json"
     target.write_text("old")
-    signing.write_atomic(target, b"new")
+    atomic.write_atomic(target, b"new")
     assert target.read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
 
 
 def test_write_atomic_into_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(InputError):
-        signing.write_atomic(tmp_path / "no" / "b.json", b"x")
+        atomic.write_atomic(tmp_path / "no" / "b.json", b"x")
 
 
 # ----------------------------------------------------------------- RFC 3161 client

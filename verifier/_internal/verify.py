@@ -1,40 +1,52 @@
-"""The verification orchestrator: spec §3, step by step, with every check recorded.
+"""The verification orchestrator: docs/verification.md, step by step, every check recorded.
 
-Order (sigstore-go's, which the spec's failure table assumes): transparency log, RFC 3161
-timestamps, time, certificate path and SCTs, signature, identity. One check runs first: the
-bundle's messageDigest against the artifact, because "this is not the artifact that was
-signed" is the most useful thing to tell a person; and for key-based bundles the signature
-runs right after it, so a wrong --key is reported as such. Every step must pass; the order
-only decides which failure is reported.
+`verify_bundle` runs the steps of docs/verification.md in that document's order; each step is
+one short function below whose docstring names its section. Two cheap steps come early on
+purpose (§2 the artifact digest, §3 the signature of a key-based bundle): they answer the
+likeliest mistakes ("not this file", "not this key") before the evidence is examined. Every
+step must pass; the order only decides which failure is reported.
+
+Pure apart from reading the artifact: no trust store, no network, no clock beyond `now`.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence, Union
 
-from verifier._internal.keyio import spki_der
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from verifier._internal.timefmt import from_unix, iso
-from verifier._internal.artifact import ArtifactInput, artifact_digests, read_artifact
+from verifier._internal import intoto
+from verifier._internal.algorithms import HASH_FROM_ENUM, describe_key, is_supported_key, key_hash_name
+from verifier._internal.artifact import ArtifactInput, artifact_digests, map_artifact
 from verifier._internal.bundle.model import Bundle, CertificateMaterial, DsseEnvelope, MessageSignature, TlogEntry
-from verifier._internal.algorithms import HASH_FROM_ENUM, HASH_NAMES, describe_key, is_supported_key, key_hash_name
 from verifier._internal.crypto import verify_over_data, verify_over_digest
-from verifier.errors import InputError, Reason, VerificationError
-from verifier._internal.limits import DEFAULT_LIMITS
-from verifier._internal.policy import VerificationPolicy
-from verifier._internal.result import CheckResult, TimeSource, TlogEvidence, VerificationResult
-from verifier._internal.tlog import checkpoint as checkpoint_mod
 from verifier._internal.encoding import pae
-from verifier._internal.tlog.entry import SigningMaterial, parse_body, verify_entry_body, verify_signed_entry_timestamp
+from verifier._internal.keyio import spki_der
+from verifier._internal.policy import VerificationPolicy
+from verifier._internal.result import Threshold, TimeSource, TlogEvidence, VerificationResult, VerifiedSigner
+from verifier._internal.timefmt import from_unix, iso
+from verifier._internal.tlog import checkpoint as checkpoint_mod
+from verifier._internal.tlog.entry import (
+    SigningMaterial,
+    parse_body,
+    verify_entry_body,
+    verify_signed_entry_timestamp,
+)
 from verifier._internal.tlog.merkle import leaf_hash, verify_inclusion
-from verifier._internal.trustroot.model import TrustedRoot
+from verifier._internal.trustroot.model import TransparencyLog, TrustedRoot
+from verifier.errors import AirsealError, CheckResult, Reason, VerificationError
 
 FUTURE_SKEW = timedelta(minutes=5)
-INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
-INTOTO_STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
+"""How far an integrated time may lie ahead of this machine's clock (clock drift)."""
+
+# §4.4: integrated times count as verified times only for these kinds (as sigstore-python
+# does); intoto 0.0.2 entries still count as log evidence.
+_TIMED_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1")}
+
+VerifiedTime = tuple[datetime, TimeSource]
+ParsedBody = Union[dict[str, Any], AirsealError]
+"""A log entry's body, parsed once up front; a parse failure is kept and raised in §4."""
 
 
 class _Recorder:
@@ -46,21 +58,25 @@ class _Recorder:
     def ok(self, name: str, detail: str) -> None:
         self.checks.append(CheckResult(name, True, detail))
 
+    def skipped(self, name: str, detail: str) -> None:
+        self.checks.append(CheckResult(name, False, detail))
+
 
 def verify_bundle(
     bundle: Bundle, trusted_root: TrustedRoot, artifact: ArtifactInput, policy: VerificationPolicy
 ) -> VerificationResult:
-    """Verify a parsed bundle against a trusted root and a policy.
+    """Verify a parsed bundle against a trusted root and a policy (docs/verification.md).
 
     Raises:
-        VerificationError: the bundle does not prove what the policy asks (reason-coded).
-        InputError: the artifact cannot be read.
+        VerificationError: the bundle does not prove what the policy asks (reason-coded); its
+            `checks` lists the checks that passed before the failure.
+        InputError: the artifact cannot be read, or the bundle exceeds a limit.
     """
     rec = _Recorder()
     try:
         return _verify(bundle, trusted_root, artifact, policy, rec)
     except VerificationError as err:
-        err.context.setdefault("_checks", list(rec.checks))
+        err.checks = tuple(rec.checks)
         raise
 
 
@@ -68,110 +84,46 @@ def _verify(
     bundle: Bundle, trusted_root: TrustedRoot, artifact: ArtifactInput, policy: VerificationPolicy, rec: _Recorder
 ) -> VerificationResult:
     now = policy.now or datetime.now(timezone.utc)
-    material, signer = _signing_material(bundle, policy, rec)
+    material, signer = _step1_signer(bundle, policy, rec)
     is_cert = material.certificate_der is not None
-    min_timestamps = _time_threshold(policy, is_cert)
-    min_scts = policy.min_scts if policy.min_scts is not None else (1 if is_cert else 0)
+    bodies = [_parse_body_once(entry) for entry in bundle.tlog_entries]
+    digests = artifact_digests(artifact, _needed_hashes(bundle, material, bodies))
 
-    digests = artifact_digests(artifact, _needed_hashes(bundle, material))
-    artifact_digest = _primary_digest(digests)
-
-    # The cheapest and most telling check first: is the bundle about this artifact at all?
-    if isinstance(bundle.content, MessageSignature):
-        _check_message_digest(bundle.content, artifact, digests, rec)
-    # With a caller-supplied key, "wrong key" is the likeliest mistake: say so before the log
-    # entry (which names the bundle's real key) gets a chance to report a mismatch.
-    key_based = not isinstance(bundle.material, CertificateMaterial)
-    if key_based:
-        _verify_content(bundle, material, artifact, digests, rec)
-
-    # Step 1: transparency log entries.
-    tlog_evidence, integrated_times = _verify_tlog_entries(bundle, trusted_root, material, digests, now, rec)
-    if len(tlog_evidence) < policy.min_tlog_entries:
-        raise VerificationError(
-            Reason.TLOG_THRESHOLD_NOT_MET,
-            f"bundle has {len(tlog_evidence)} verified entries from trusted transparency logs;"
-            f" {policy.min_tlog_entries} required",
-            context={"entries_in_bundle": len(bundle.tlog_entries)},
-            check="tlog.threshold",
-        )
-    rec.ok("tlog.threshold", f"{len(tlog_evidence)} of {policy.min_tlog_entries} required log(s)")
-
-    # Step 2: RFC 3161 timestamps.
-    tsa_times, tsa_failures = _verify_rfc3161(bundle, trusted_root, rec)
-
-    # Step 3: establish time. A failing timestamp only matters when the rest fall short, and
-    # then it is the most specific explanation there is.
+    _step2_artifact_digest(bundle, artifact, digests, rec)
+    if not is_cert:
+        _step3_signature_first(bundle, material, artifact, digests, rec)
+    tlog_evidence, integrated_times = _step4_transparency_log(bundle, bodies, trusted_root, material, digests, now, rec)
+    _require_tlog_entries(policy, len(tlog_evidence), len(bundle.tlog_entries), rec)
+    tsa_times, tsa_failures = _step5_rfc3161_timestamps(bundle, trusted_root, rec)
     times = integrated_times + tsa_times
-    if len(times) < min_timestamps:
-        if tsa_failures:
-            raise tsa_failures[0]
-        raise VerificationError(
-            Reason.TIME_NO_VERIFIED_TIMESTAMP,
-            f"bundle has {len(times)} verified time source(s); {min_timestamps} required"
-            + (" (a certificate can only be checked at a verified signing time)" if is_cert else ""),
-            context={"rfc3161_timestamps": len(bundle.rfc3161_timestamps), "tlog_integrated_times": len(integrated_times)},
-            check="time.threshold",
-        )
-    rec.ok("time.threshold", f"{len(times)} verified time source(s), {min_timestamps} required")
-
-    # Steps 4-5: certificate path at every verified time, SCTs.
-    scts = 0
-    if isinstance(bundle.material, CertificateMaterial):
-        scts = _verify_certificate(bundle.material, trusted_root, times, min_scts, rec)
-    elif min_scts > 0:
-        raise VerificationError(
-            Reason.SCT_THRESHOLD_NOT_MET,
-            f"{min_scts} SCT(s) required, but a key-based bundle has no certificate to carry them",
-            check="certificate.sct",
-        )
-
-    # Step 7: the signature over the artifact or envelope (and in-toto subjects).
-    if not key_based:
-        _verify_content(bundle, material, artifact, digests, rec)
-
-    # Step 6 last: only a fully verified signature has an identity worth comparing.
-    if isinstance(bundle.material, CertificateMaterial):
-        assert policy.identity is not None
-        matched = policy.identity.verify(signer["_summary"])
-        signer["identity"] = matched
-        rec.ok("identity", f"{matched} issued by {signer['issuer']}")
-    signer.pop("_summary", None)
+    min_timestamps = _time_threshold(policy, is_cert)
+    _step6_verified_times(times, min_timestamps, tsa_failures, len(bundle.rfc3161_timestamps), is_cert, rec)
+    min_scts = policy.min_scts if policy.min_scts is not None else (1 if is_cert else 0)
+    scts = _step7_certificate(bundle, trusted_root, times, min_scts, rec)
+    if is_cert:
+        _step8_signature(bundle, material, artifact, digests, rec)
+        signer = _step9_identity(bundle, policy, signer, rec)
     return VerificationResult(
         signer=signer,
-        artifact_digest=artifact_digest,
+        artifact_digest=_primary_digest(digests),
         media_type=bundle.media_type,
-        time_sources=tuple(t for _, t in times),
+        time_sources=tuple(source for _, source in times),
         tlog_entries=tuple(tlog_evidence),
         scts=scts,
         thresholds={
-            "tlog_entries": {"required": policy.min_tlog_entries, "verified": len(tlog_evidence)},
-            "timestamps": {"required": min_timestamps, "verified": len(times)},
-            "scts": {"required": min_scts, "verified": scts},
+            "tlog_entries": Threshold(policy.min_tlog_entries, len(tlog_evidence)),
+            "timestamps": Threshold(min_timestamps, len(times)),
+            "scts": Threshold(min_scts, scts),
         },
         checks=tuple(rec.checks),
     )
 
 
-def _time_threshold(policy: VerificationPolicy, is_cert: bool) -> int:
-    """How many verified times this bundle needs.
-
-    A certificate is only ever judged at a verified time, so certificate bundles need at least
-    one whatever the options say (a lower --min-timestamps cannot skip the chain check). A key
-    bundle needs one by default too; `--min-tlog-entries 0` with no `--min-timestamps` is the
-    explicit opt-out from observer evidence (no log, no time), like sigstore-go's
-    WithNoObserverTimestamps.
-    """
-    if is_cert:
-        return max(1, policy.min_timestamps or 0)
-    if policy.min_timestamps is not None:
-        return policy.min_timestamps
-    return 1 if policy.min_tlog_entries > 0 else 0
+# --- §1 Who must have signed ------------------------------------------------------------------
 
 
-def _signing_material(
-    bundle: Bundle, policy: VerificationPolicy, rec: _Recorder
-) -> tuple[SigningMaterial, dict[str, Any]]:
+def _step1_signer(bundle: Bundle, policy: VerificationPolicy, rec: _Recorder) -> tuple[SigningMaterial, VerifiedSigner]:
+    """§1: the bundle's certificate needs an identity policy; a bare-key bundle needs --key."""
     if isinstance(bundle.material, CertificateMaterial):
         if policy.identity is None:
             raise VerificationError(
@@ -186,20 +138,8 @@ def _signing_material(
             raise VerificationError(
                 Reason.ALGORITHM_UNSUPPORTED, f"{describe_key(key)} signing keys are not supported", check="signature"
             )
-        from verifier._internal.pki.fulcio import summarize_certificate
-
-        summary = summarize_certificate(leaf)
-        spki = spki_der(key)
-        signer = {
-            "kind": "certificate",
-            "identity": None,
-            "sans": list(summary.sans),
-            "issuer": summary.issuer,
-            "certificate_serial": summary.serial,
-            "_summary": summary,
-        }
-        return SigningMaterial(key=key, certificate_der=bundle.material.leaf_der, spki_der=spki), signer
-    # Key-based bundle (§3.7).
+        material = SigningMaterial(key=key, certificate_der=bundle.material.leaf_der, spki_der=spki_der(key))
+        return material, VerifiedSigner(kind="certificate")
     if policy.identity is not None and policy.key is None:
         raise VerificationError(
             Reason.IDENTITY_NO_CERTIFICATE,
@@ -213,11 +153,20 @@ def _signing_material(
         )
     hint = bundle.material.hint
     rec.ok("key", f"key {policy.key.key_id} from {policy.key.source}" + (f" (bundle hint {hint})" if hint else ""))
-    signer = {"kind": "key", "key_id": policy.key.key_id, "key_type": describe_key(policy.key.key), "hint": hint}
+    signer = VerifiedSigner(kind="key", key_id=policy.key.key_id, key_type=describe_key(policy.key.key), hint=hint)
     return SigningMaterial(key=policy.key.key, certificate_der=None, spki_der=policy.key.spki_der), signer
 
 
-def _needed_hashes(bundle: Bundle, material: SigningMaterial) -> set[str]:
+def _parse_body_once(entry: TlogEntry) -> ParsedBody:
+    """Parse a log body once for both the hash choice and §4; a failure waits for §4."""
+    try:
+        return parse_body(entry)
+    except AirsealError as err:
+        return err
+
+
+def _needed_hashes(bundle: Bundle, material: SigningMaterial, bodies: Sequence[ParsedBody]) -> set[str]:
+    """Every hash the evidence names, so the artifact is read once and hashed with each."""
     names = {"sha256"}
     key_hash = key_hash_name(material.key)
     if key_hash:
@@ -226,42 +175,65 @@ def _needed_hashes(bundle: Bundle, material: SigningMaterial) -> set[str]:
     if isinstance(content, MessageSignature) and content.digest_algorithm:
         names.add(HASH_FROM_ENUM[content.digest_algorithm])
     if isinstance(content, DsseEnvelope):
-        names.update(_subject_hashes(content.payload))
-    for entry in bundle.tlog_entries:
-        if entry.kind == "hashedrekord" and entry.version == "0.0.1":
-            try:
-                alg = json.loads(entry.canonicalized_body)["spec"]["data"]["hash"]["algorithm"]
-                if alg in ("sha256", "sha384", "sha512"):
-                    names.add(alg)
-            except (ValueError, KeyError, TypeError):
-                pass
+        names.update(intoto.subject_hash_names(content.payload))
+    for entry, body in zip(bundle.tlog_entries, bodies):
+        if isinstance(body, dict) and (entry.kind, entry.version) == ("hashedrekord", "0.0.1"):
+            algorithm = body.get("spec", {}).get("data", {}).get("hash", {}).get("algorithm")
+            if algorithm in ("sha256", "sha384", "sha512"):
+                names.add(algorithm)
     return names
 
 
-def _subject_hashes(payload: bytes) -> set[str]:
-    """Hash algorithms the in-toto subjects use, so the artifact is hashed once with each."""
-    try:
-        subjects = json.loads(payload).get("subject", [])
-        return {
-            name
-            for subject in subjects[: DEFAULT_LIMITS.max_intoto_subjects]
-            for name in subject.get("digest", {})
-            if name in ("sha256", "sha384", "sha512")
-        }
-    except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
-        return set()
-
-
-def _primary_digest(digests: dict[str, bytes]) -> str:
+def _primary_digest(digests: Mapping[str, bytes]) -> str:
     name = "sha256" if "sha256" in digests else sorted(digests)[0]
     return f"{name}:{digests[name].hex()}"
 
 
-# --- Step 7: artifact and signature -------------------------------------------------------
+# --- §2 The artifact digest (early) -------------------------------------------------------------
+
+
+def _step2_artifact_digest(bundle: Bundle, artifact: ArtifactInput, digests: Mapping[str, bytes], rec: _Recorder) -> None:
+    """§2: a message signature's messageDigest, if any, must be the artifact's."""
+    content = bundle.content
+    if not isinstance(content, MessageSignature) or content.digest_algorithm is None:
+        return
+    name = HASH_FROM_ENUM[content.digest_algorithm]
+    ours = digests.get(name)
+    if ours is None:
+        raise VerificationError(
+            Reason.ARTIFACT_DIGEST_MISMATCH,
+            f"the bundle names a {name} digest but a {artifact.describe().split(':')[0]} digest was given",
+            check="artifact.digest",
+        )
+    if ours != content.digest:
+        raise VerificationError(
+            Reason.ARTIFACT_DIGEST_MISMATCH,
+            "the artifact is not the one that was signed (digest differs)",
+            context={"artifact": f"{name}:{ours.hex()}", "bundle": f"{name}:{(content.digest or b'').hex()}"},
+            check="artifact.digest",
+        )
+    rec.ok("artifact.digest", f"{name}:{ours.hex()} matches the bundle")
+
+
+# --- §3 and §8 The signature ------------------------------------------------------------------
+
+
+def _step3_signature_first(
+    bundle: Bundle, material: SigningMaterial, artifact: ArtifactInput, digests: Mapping[str, bytes], rec: _Recorder
+) -> None:
+    """§3: a key bundle's signature is checked before its evidence, so a wrong --key says so."""
+    _verify_content(bundle, material, artifact, digests, rec)
+
+
+def _step8_signature(
+    bundle: Bundle, material: SigningMaterial, artifact: ArtifactInput, digests: Mapping[str, bytes], rec: _Recorder
+) -> None:
+    """§8: the certificate's key signed the artifact (or the DSSE envelope naming it)."""
+    _verify_content(bundle, material, artifact, digests, rec)
 
 
 def _verify_content(
-    bundle: Bundle, material: SigningMaterial, artifact: ArtifactInput, digests: dict[str, bytes], rec: _Recorder
+    bundle: Bundle, material: SigningMaterial, artifact: ArtifactInput, digests: Mapping[str, bytes], rec: _Recorder
 ) -> None:
     if isinstance(bundle.content, MessageSignature):
         _verify_message_signature(bundle.content, material, artifact, digests, rec)
@@ -269,36 +241,14 @@ def _verify_content(
         _verify_dsse(bundle.content, material, digests, rec)
 
 
-def _check_message_digest(
-    content: MessageSignature, artifact: ArtifactInput, digests: dict[str, bytes], rec: _Recorder
-) -> None:
-    """The bundle's messageDigest, if any, must be the artifact's (spec §1.5)."""
-    if content.digest_algorithm is not None:
-        name = HASH_FROM_ENUM[content.digest_algorithm]
-        ours = digests.get(name)
-        if ours is None:
-            raise VerificationError(
-                Reason.ARTIFACT_DIGEST_MISMATCH,
-                f"the bundle names a {name} digest but a {artifact.describe().split(':')[0]} digest was given",
-                check="artifact.digest",
-            )
-        if ours != content.digest:
-            raise VerificationError(
-                Reason.ARTIFACT_DIGEST_MISMATCH,
-                "the artifact is not the one that was signed (digest differs)",
-                context={"artifact": f"{name}:{ours.hex()}", "bundle": f"{name}:{(content.digest or b'').hex()}"},
-                check="artifact.digest",
-            )
-        rec.ok("artifact.digest", f"{name}:{ours.hex()} matches the bundle")
-
-
 def _verify_message_signature(
     content: MessageSignature,
     material: SigningMaterial,
     artifact: ArtifactInput,
-    digests: dict[str, bytes],
+    digests: Mapping[str, bytes],
     rec: _Recorder,
 ) -> None:
+    """§8.1: the signature over the artifact: the whole file for Ed25519, else its digest."""
     key = material.key
     if isinstance(key, ed25519.Ed25519PublicKey):
         if artifact.path is None:
@@ -307,12 +257,12 @@ def _verify_message_signature(
                 "an Ed25519 signature covers the whole artifact: give the file, not its digest",
                 check="signature",
             )
-        data = read_artifact(artifact.path)
+        data = map_artifact(artifact.path)
         try:
-            verify_over_data(key, content.signature, data, what="artifact signature")  # type: ignore[arg-type]
+            verify_over_data(key, content.signature, data, what="artifact signature")
         finally:
-            if hasattr(data, "close"):
-                data.close()  # type: ignore[union-attr]
+            if not isinstance(data, bytes):
+                data.close()
         rec.ok("signature", "Ed25519 signature over the artifact verifies")
         return
     hash_name = key_hash_name(key) or "sha256"
@@ -333,126 +283,55 @@ def _verify_message_signature(
     rec.ok("signature", f"{describe_key(key)} signature over the {hash_name} digest verifies")
 
 
-def _verify_dsse(content: DsseEnvelope, material: SigningMaterial, digests: dict[str, bytes], rec: _Recorder) -> None:
+def _verify_dsse(content: DsseEnvelope, material: SigningMaterial, digests: Mapping[str, bytes], rec: _Recorder) -> None:
+    """§8.2: the signature over the envelope's PAE, then the artifact among its subjects."""
     verify_over_data(material.key, content.signature, pae(content.payload_type, content.payload), what="DSSE signature")
     rec.ok("signature", "DSSE signature over the envelope verifies")
-    if content.payload_type != INTOTO_PAYLOAD_TYPE:
+    subjects = intoto.read_subjects(content.payload_type, content.payload)
+    found = intoto.matching_subject(subjects, digests)
+    if found is None:
         raise VerificationError(
-            Reason.DSSE_PAYLOAD_TYPE,
-            f"DSSE payload type {content.payload_type!r} is not an in-toto statement; cannot match an artifact",
+            Reason.DSSE_SUBJECT_MISMATCH,
+            "the artifact is not a subject of the signed in-toto statement",
+            context={"artifact": _primary_digest(digests), "subjects": [s.name for s in subjects[:8]]},
             check="dsse.subject",
         )
-    try:
-        statement = json.loads(content.payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VerificationError(Reason.DSSE_SUBJECT_MISMATCH, "in-toto statement is not JSON", check="dsse.subject") from exc
-    if not isinstance(statement, dict) or statement.get("_type") not in INTOTO_STATEMENT_TYPES:
-        raise VerificationError(Reason.DSSE_SUBJECT_MISMATCH, "payload is not an in-toto Statement", check="dsse.subject")
-    subjects = statement.get("subject")
-    if not isinstance(subjects, list) or not subjects:
-        raise VerificationError(Reason.DSSE_SUBJECT_MISMATCH, "in-toto statement has no subjects", check="dsse.subject")
-    limits = DEFAULT_LIMITS
-    if len(subjects) > limits.max_intoto_subjects:
-        raise InputError(
-            Reason.INPUT_TOO_LARGE, f"in-toto statement has more than {limits.max_intoto_subjects} subjects"
-        )
-    for subject in subjects:
-        digest_map = subject.get("digest") if isinstance(subject, dict) else None
-        if not isinstance(digest_map, dict):
-            continue
-        if len(digest_map) > limits.max_digests_per_subject:
-            raise InputError(
-                Reason.INPUT_TOO_LARGE,
-                f"an in-toto subject has more than {limits.max_digests_per_subject} digests",
-            )
-        for name in ("sha256", "sha384", "sha512"):
-            value = digest_map.get(name)
-            if isinstance(value, str) and name in digests and value.lower() == digests[name].hex():
-                rec.ok("dsse.subject", f"artifact is subject {subject.get('name')!r} of the in-toto statement")
-                return
-    raise VerificationError(
-        Reason.DSSE_SUBJECT_MISMATCH,
-        "the artifact is not a subject of the signed in-toto statement",
-        context={
-            "artifact": _primary_digest(digests),
-            "subjects": [s.get("name") for s in subjects[:8] if isinstance(s, dict)],
-        },
-        check="dsse.subject",
-    )
+    rec.ok("dsse.subject", f"artifact is subject {found.name!r} of the in-toto statement")
 
 
-# --- Step 1: transparency log --------------------------------------------------------------
+# --- §4 The transparency log ----------------------------------------------------------------------
 
 
-# Integrated times count as verified times only for these kinds (as sigstore-python does);
-# intoto 0.0.2 entries still count as log evidence.
-_TIMED_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1")}
-
-
-def _is_v2(entry: TlogEntry) -> bool:
-    return entry.kind == "hashedrekord" and entry.version == "0.0.2"
-
-
-def _verify_tlog_entries(
+def _step4_transparency_log(
     bundle: Bundle,
+    bodies: Sequence[ParsedBody],
     trusted_root: TrustedRoot,
     material: SigningMaterial,
-    digests: dict[str, bytes],
+    digests: Mapping[str, bytes],
     now: datetime,
     rec: _Recorder,
-) -> tuple[list[TlogEvidence], list[tuple[datetime, TimeSource]]]:
-    seen: set[tuple[bytes, int]] = set()
-    for entry in bundle.tlog_entries:
-        key = (entry.log_id, entry.log_index)
-        if key in seen:
-            raise VerificationError(
-                Reason.TLOG_DUPLICATE_ENTRY,
-                "the bundle lists the same log entry twice",
-                context={"log_id": entry.log_id.hex(), "log_index": entry.log_index},
-                check="tlog.entry",
-            )
-        seen.add(key)
-
+) -> tuple[list[TlogEvidence], list[VerifiedTime]]:
+    """§4: each entry from a trusted log must commit to this bundle and be proven in the log."""
+    _refuse_duplicate_entries(bundle.tlog_entries)
     evidence: dict[bytes, TlogEvidence] = {}
-    times: dict[bytes, tuple[datetime, TimeSource]] = {}
-    for entry in bundle.tlog_entries:
-        body = parse_body(entry)  # kind/version checks come before anything else about the entry
+    times: dict[bytes, VerifiedTime] = {}
+    for entry, body in zip(bundle.tlog_entries, bodies):
+        if isinstance(body, AirsealError):
+            raise body  # §4.2: kind and version are checked before anything else about the entry
         log = trusted_root.tlog_by_id(entry.log_id)
         if log is None:
-            rec.checks.append(
-                CheckResult("tlog.entry", False, f"entry {entry.log_index}: log {entry.log_id.hex()[:16]} is not trusted; skipped")
-            )
+            rec.skipped("tlog.entry", f"entry {entry.log_index}: log {entry.log_id.hex()[:16]} is not trusted; skipped")
             continue
         where = f"{log.base_url} #{entry.log_index}"
-        v2 = _is_v2(entry)
+        v2 = entry.kind == "hashedrekord" and entry.version == "0.0.2"
         if entry.inclusion_proof is None and (v2 or entry.signed_entry_timestamp is None):
             raise VerificationError(
                 Reason.TLOG_NO_PROOF, f"log entry {where} has no inclusion proof", check="tlog.inclusion_proof"
             )
-        verified_time: Optional[datetime] = None
+        verified_time = None
         if entry.signed_entry_timestamp is not None and not v2:
-            verify_signed_entry_timestamp(entry, log)
-            verified_time = from_unix(entry.integrated_time)
-            if not log.valid_for.contains(verified_time):
-                raise VerificationError(
-                    Reason.TLOG_KEY_VALIDITY,
-                    "the log's key was not valid at the entry's integrated time",
-                    context={
-                        "integrated_time": iso(verified_time),
-                        "key_valid_from": iso(log.valid_for.start),
-                        "key_valid_until": iso(log.valid_for.end) if log.valid_for.end else "open",
-                    },
-                    check="tlog.set",
-                )
-            if verified_time > now + FUTURE_SKEW:
-                raise VerificationError(
-                    Reason.TIME_IN_FUTURE,
-                    "the entry's integrated time is in the future of this machine's clock",
-                    context={"integrated_time": iso(verified_time), "now": iso(now)},
-                    check="tlog.set",
-                )
-            rec.ok("tlog.set", f"{where}: signed entry timestamp verifies (integrated {iso(verified_time)})")
-        # The body first: for Rekor v2 the proven leaf is the body rebuilt from the bundle.
+            verified_time = _verify_set(entry, log, now, where, rec)
+        # The body before the proof: for Rekor v2 the proven leaf is the body rebuilt from the bundle.
         verify_entry_body(entry, bundle.content, material, digests, body)
         rec.ok("tlog.entry", f"{where}: {entry.kind} {entry.version} body matches the bundle")
         if entry.inclusion_proof is not None:
@@ -467,7 +346,49 @@ def _verify_tlog_entries(
     return list(evidence.values()), list(times.values())
 
 
-def _verify_inclusion(entry: TlogEntry, log: Any, v2: bool) -> None:
+def _refuse_duplicate_entries(entries: Sequence[TlogEntry]) -> None:
+    """§4.1: the same (log, index) twice would count one entry twice."""
+    seen: set[tuple[bytes, int]] = set()
+    for entry in entries:
+        key = (entry.log_id, entry.log_index)
+        if key in seen:
+            raise VerificationError(
+                Reason.TLOG_DUPLICATE_ENTRY,
+                "the bundle lists the same log entry twice",
+                context={"log_id": entry.log_id.hex(), "log_index": entry.log_index},
+                check="tlog.entry",
+            )
+        seen.add(key)
+
+
+def _verify_set(entry: TlogEntry, log: TransparencyLog, now: datetime, where: str, rec: _Recorder) -> datetime:
+    """§4.4: the signed entry timestamp, the log key valid then, and not in the future."""
+    verify_signed_entry_timestamp(entry, log)
+    verified_time = from_unix(entry.integrated_time)
+    if not log.valid_for.contains(verified_time):
+        raise VerificationError(
+            Reason.TLOG_KEY_VALIDITY,
+            "the log's key was not valid at the entry's integrated time",
+            context={
+                "integrated_time": iso(verified_time),
+                "key_valid_from": iso(log.valid_for.start),
+                "key_valid_until": iso(log.valid_for.end) if log.valid_for.end else "open",
+            },
+            check="tlog.set",
+        )
+    if verified_time > now + FUTURE_SKEW:
+        raise VerificationError(
+            Reason.TIME_IN_FUTURE,
+            "the entry's integrated time is in the future of this machine's clock",
+            context={"integrated_time": iso(verified_time), "now": iso(now)},
+            check="tlog.set",
+        )
+    rec.ok("tlog.set", f"{where}: signed entry timestamp verifies (integrated {iso(verified_time)})")
+    return verified_time
+
+
+def _verify_inclusion(entry: TlogEntry, log: TransparencyLog, v2: bool) -> None:
+    """§4.6: the log signed the checkpoint, and the entry's leaf is in its tree."""
     proof = entry.inclusion_proof
     assert proof is not None and proof.checkpoint is not None
     if v2:
@@ -493,12 +414,26 @@ def _verify_inclusion(entry: TlogEntry, log: Any, v2: bool) -> None:
     verify_inclusion(index, body.tree_size, leaf_hash(entry.canonicalized_body), proof.hashes, body.root_hash)
 
 
-# --- Step 2: RFC 3161 ------------------------------------------------------------------------
+def _require_tlog_entries(policy: VerificationPolicy, verified: int, in_bundle: int, rec: _Recorder) -> None:
+    """§4.7: enough entries from distinct trusted logs verified."""
+    if verified < policy.min_tlog_entries:
+        raise VerificationError(
+            Reason.TLOG_THRESHOLD_NOT_MET,
+            f"bundle has {verified} verified entries from trusted transparency logs;"
+            f" {policy.min_tlog_entries} required",
+            context={"entries_in_bundle": in_bundle},
+            check="tlog.threshold",
+        )
+    rec.ok("tlog.threshold", f"{verified} of {policy.min_tlog_entries} required log(s)")
 
 
-def _verify_rfc3161(
+# --- §5 RFC 3161 timestamps ---------------------------------------------------------------------
+
+
+def _step5_rfc3161_timestamps(
     bundle: Bundle, trusted_root: TrustedRoot, rec: _Recorder
-) -> tuple[list[tuple[datetime, TimeSource]], list[VerificationError]]:
+) -> tuple[list[VerifiedTime], list[VerificationError]]:
+    """§5: each timestamp over the signature from a trusted authority; failures are kept for §6."""
     if not bundle.rfc3161_timestamps:
         return [], []
     from verifier._internal.tsa.verify import verify_timestamps  # asn1crypto only when a bundle has timestamps
@@ -507,7 +442,7 @@ def _verify_rfc3161(
         bundle.rfc3161_timestamps, bundle.signature, trusted_root.timestamp_authorities
     )
     for err in failures:
-        rec.checks.append(CheckResult("tsa", False, f"{err.reason.value}: {err.detail}"))
+        rec.skipped("tsa", f"{err.reason.value}: {err.detail}")
     out = []
     for ts in verified:
         rec.ok("tsa", f"RFC 3161 timestamp {iso(ts.time)} from {ts.authority_name or ts.authority_uri}")
@@ -515,21 +450,77 @@ def _verify_rfc3161(
     return out, failures
 
 
-# --- Steps 4-5: certificate ------------------------------------------------------------------
+# --- §6 Verified times -----------------------------------------------------------------------------
 
 
-def _verify_certificate(
-    material: CertificateMaterial,
-    trusted_root: TrustedRoot,
-    times: list[tuple[datetime, TimeSource]],
-    min_scts: int,
+def _time_threshold(policy: VerificationPolicy, is_cert: bool) -> int:
+    """§6.1: how many verified times this bundle needs.
+
+    A certificate is only ever judged at a verified time, so certificate bundles need at least
+    one whatever the options say. A key bundle needs one by default too; `--min-tlog-entries 0`
+    without `--min-timestamps` is the explicit opt-out from observer evidence (no log, no time).
+    """
+    if is_cert:
+        return max(1, policy.min_timestamps or 0)
+    if policy.min_timestamps is not None:
+        return policy.min_timestamps
+    return 1 if policy.min_tlog_entries > 0 else 0
+
+
+def _step6_verified_times(
+    times: Sequence[VerifiedTime],
+    required: int,
+    tsa_failures: Sequence[VerificationError],
+    timestamps_in_bundle: int,
+    is_cert: bool,
     rec: _Recorder,
+) -> None:
+    """§6: enough verified times; a failed timestamp is the explanation when they fall short."""
+    if len(times) >= required:
+        rec.ok("time.threshold", f"{len(times)} verified time source(s), {required} required")
+        return
+    if tsa_failures:
+        raise tsa_failures[0]
+    reason = Reason.TIME_NO_VERIFIED_TIMESTAMP if not times else Reason.TIME_THRESHOLD_NOT_MET
+    raise VerificationError(
+        reason,
+        f"bundle has {len(times)} verified time source(s); {required} required"
+        + (" (a certificate can only be checked at a verified signing time)" if is_cert and not times else ""),
+        context={"rfc3161_timestamps": timestamps_in_bundle, "verified_times": len(times)},
+        check="time.threshold",
+    )
+
+
+# --- §7 The certificate ----------------------------------------------------------------------------
+
+
+def _step7_certificate(
+    bundle: Bundle, trusted_root: TrustedRoot, times: Sequence[VerifiedTime], min_scts: int, rec: _Recorder
 ) -> int:
+    """§7: the leaf valid at every verified time, Fulcio's profile, a trusted path, SCTs.
+
+    Returns the number of verified SCTs (0 for key bundles, which may not ask for any).
+    """
+    material = bundle.material
+    if not isinstance(material, CertificateMaterial):
+        if min_scts > 0:
+            raise VerificationError(
+                Reason.SCT_THRESHOLD_NOT_MET,
+                f"{min_scts} SCT(s) required, but a key-based bundle has no certificate to carry them",
+                check="certificate.sct",
+            )
+        return 0
     from verifier._internal.pki.chain import check_leaf_profile, verify_chain_at
     from verifier._internal.pki.sct import verify_embedded_scts
 
     leaf = material.leaf
     not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    if not times:  # §6 guarantees one for certificates; refuse rather than skip the chain
+        raise VerificationError(
+            Reason.TIME_NO_VERIFIED_TIMESTAMP,
+            "a certificate can only be checked at a verified signing time, and there is none",
+            check="time.threshold",
+        )
     for when, source in times:
         if not (not_before <= when <= not_after):
             raise VerificationError(
@@ -541,16 +532,10 @@ def _verify_certificate(
     rec.ok("certificate.validity", f"certificate valid at every verified time ({iso(not_before)} .. {iso(not_after)})")
     check_leaf_profile(leaf)
     rec.ok("certificate.profile", "digitalSignature and codeSigning present, not a CA")
-    if not times:  # unreachable through _time_threshold; refuse rather than skip the chain
-        raise VerificationError(
-            Reason.TIME_NO_VERIFIED_TIMESTAMP,
-            "a certificate can only be checked at a verified signing time, and there is none",
-            check="time.threshold",
-        )
     chain: tuple[Any, ...] = ()
     for when, _source in times:
         chain = verify_chain_at(leaf, trusted_root.certificate_authorities, when)
-    rec.ok("certificate.chain", f"chains to {chain[-1].subject.rfc4514_string()} at every verified time" if chain else "no time")
+    rec.ok("certificate.chain", f"chains to {chain[-1].subject.rfc4514_string()} at every verified time")
     if min_scts <= 0:
         return 0
     if len(chain) < 2:
@@ -560,4 +545,20 @@ def _verify_certificate(
     return len(scts)
 
 
-__all__ = ["verify_bundle"]
+# --- §9 Identity -------------------------------------------------------------------------------------
+
+
+def _step9_identity(bundle: Bundle, policy: VerificationPolicy, signer: VerifiedSigner, rec: _Recorder) -> VerifiedSigner:
+    """§9: last, because only a verified signature's identity is worth comparing."""
+    from verifier._internal.pki.fulcio import summarize_certificate
+
+    assert isinstance(bundle.material, CertificateMaterial) and policy.identity is not None
+    summary = summarize_certificate(bundle.material.leaf)
+    matched = policy.identity.verify(summary)
+    rec.ok("identity", f"{matched} issued by {summary.issuer}")
+    return signer._replace(
+        identity=matched, issuer=summary.issuer, sans=summary.sans, certificate_serial=summary.serial
+    )
+
+
+__all__ = ["FUTURE_SKEW", "verify_bundle"]

@@ -224,7 +224,7 @@ def hsm_pubkey(uri: str, out_file: Path | None) -> None:
         if out_file is None:
             click.echo(pem.decode("ascii"), nl=False)
             return
-        from verifier._internal.signing.batch import write_atomic
+        from verifier._internal.atomic import write_atomic
 
         write_atomic(out_file, pem)
         click.echo(f"wrote {out_file}", err=True)

@@ -80,28 +80,30 @@ def _sign(
     already signed. The "signed ..." lines are printed once everything is written.
     """
     from hsm.signer import PARALLEL_CHECK_MIN, open_signer
-    from verifier._internal.signing import batch as signing
+    from verifier._internal import atomic, encoding, intoto
+    from verifier._internal.bundle import build
+    from verifier._internal.signing import sign
 
     signer = open_signer(parse_key_uri(key_uri), rsa_pss=rsa_pss, warn=warn)
     material_args = _identity_material(signer, certificate_pem)
     who = _who(material_args)
     # Without a TSA every bundle shares one verification material: render from a template.
-    template = None if tsa_url else signing.MessageBundleTemplate(
-        signing.verification_material(**material_args), signer.hash_name if signer.prehashed else "sha256"
+    template = None if tsa_url else build.MessageBundleTemplate(
+        build.verification_material(**material_args), signer.hash_name if signer.prehashed else "sha256"
     )
-    batch = signing.AtomicBatch(bulk=len(artifacts) >= signing.BULK_SYNC_MIN_FILES)
+    batch = atomic.AtomicBatch(bulk=len(artifacts) >= atomic.BULK_SYNC_MIN_FILES)
     lines: list[str] = []
 
     def stage(artifact: Path, digest: Any, signature: bytes) -> None:
         if template is not None:
             data = template.render(digest.digest, signature)
         else:
-            material = signing.verification_material(rfc3161_responses=_timestamps(tsa_url, signature), **material_args)
-            data = signing.dump_bundle_json(signing.message_signature_bundle(digest, signature, material))
+            material = build.verification_material(rfc3161_responses=_timestamps(tsa_url, signature), **material_args)
+            data = build.dump_bundle_json(build.message_signature_bundle(digest, signature, material))
         target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
         batch.stage(target, data)
         if signature_out is not None:
-            batch.stage(signature_out, (signing.b64(signature) + "\n").encode("ascii"))
+            batch.stage(signature_out, (encoding.b64(signature) + "\n").encode("ascii"))
         lines.append(f"signed {artifact} -> {target} ({signer.key_type}, {who})")
 
     try:
@@ -110,7 +112,7 @@ def _sign(
 
             def hashed() -> Any:
                 for artifact in artifacts:
-                    digest = signing.hash_file(artifact, signer.hash_name)
+                    digest = sign.digest_artifact(artifact, signer.hash_name)
                     digests.append(digest)
                     yield digest.digest
 
@@ -123,7 +125,7 @@ def _sign(
                 signatures.close()  # reaps the verifying worker on every path
         else:  # Ed25519 signs each whole file: one at a time
             for artifact in artifacts:
-                digest, signature = signing.sign_artifact(signer, artifact)
+                digest, signature = sign.sign_artifact(signer, artifact)
                 stage(artifact, digest, signature)
         batch.commit()
     except BaseException:
@@ -219,24 +221,26 @@ def _attest(
     rsa_pss: bool,
     artifact: Path,
 ) -> None:
-    from verifier._internal.signing import batch as signing
+    from verifier._internal import atomic, encoding, intoto
+    from verifier._internal.bundle import build
+    from verifier._internal.signing import sign
 
     predicate = _load_predicate(predicate_file)
     if not predicate_type.strip():
         raise click.UsageError("--predicate-type must not be empty")
-    digest = signing.hash_artifact(artifact, "sha256")  # before the login: fail fast on bad input
+    digest = sign.digest_artifact(artifact, "sha256")  # before the login: fail fast on bad input
     from hsm.keys import key_hint
     from hsm.signer import open_signer
 
     signer = open_signer(parse_key_uri(key_uri), rsa_pss=rsa_pss, warn=warn)
-    payload = signing.in_toto_statement(artifact.name, digest.digest.hex(), predicate_type, predicate)
-    signature = signing.sign_pae(signer, signing.IN_TOTO_PAYLOAD_TYPE, payload)
-    material = signing.verification_material(
+    payload = intoto.build_statement(artifact.name, digest.digest.hex(), predicate_type, predicate)
+    signature = sign.sign_pae(signer, intoto.PAYLOAD_TYPE, payload)
+    material = build.verification_material(
         key_hint=key_hint(signer.public_key()), rfc3161_responses=_timestamps(tsa_url, signature)
     )
-    bundle = signing.dsse_bundle(payload, signing.IN_TOTO_PAYLOAD_TYPE, signature, material)
+    bundle = build.dsse_bundle(payload, intoto.PAYLOAD_TYPE, signature, material)
     target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
-    signing.write_atomic(target, signing.dump_bundle_json(bundle))
+    atomic.write_atomic(target, build.dump_bundle_json(bundle))
     click.echo(f"attested {artifact} -> {target} ({signer.key_type}, predicate {predicate_type})")
 
 

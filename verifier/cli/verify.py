@@ -173,7 +173,7 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
     return run_verification(bundle, trusted_root, artifact, policy), trust_warnings
 
 
-def _read(path: str, what: str, reason: Reason, max_bytes: int = 1024 * 1024) -> bytes:
+def _read(path: str, what: str, reason: Reason, max_bytes: int) -> bytes:
     """At most one byte more than the parser accepts, so an oversized file is refused unread."""
     try:
         with open(path, "rb") as fh:
@@ -205,7 +205,7 @@ def _load_key(ref: str) -> Any:
         key = public_key_for_uri(ref, warn=warn)
         pem = key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         return load_pem_public_key(pem, "the token key")
-    return load_pem_public_key(_read(ref, "key", Reason.KEY_MALFORMED), ref)
+    return load_pem_public_key(_read(ref, "key", Reason.KEY_MALFORMED, DEFAULT_LIMITS.max_key_bytes), ref)
 
 
 def _load_trust(opts: dict[str, Any]) -> tuple[Any, list[str]]:
@@ -223,22 +223,14 @@ def _load_trust(opts: dict[str, Any]) -> tuple[Any, list[str]]:
     return load_trusted_root(resolved.data), list(resolved.warnings)
 
 
-def _signer_line(signer: dict[str, Any]) -> str:
-    if signer.get("kind") == "certificate":
-        return f"{signer.get('identity')} (issuer {signer.get('issuer')})"
-    return f"key {signer.get('key_id', '')} ({signer.get('key_type')})"
-
-
 def _report_success(result: Any, trust_warnings: list[str], *, as_json: bool, verbose: bool) -> None:
-    from verifier._internal.result import result_json
-
     if as_json:
-        doc = result_json(result)
+        doc = result.to_json()
         doc["warnings"] = list(doc["warnings"]) + trust_warnings
         emit_json(doc)
         return
     times = ", ".join(f"{t.kind} {t.time}" for t in result.time_sources) or "none"
-    echo(f"verified: {result.artifact_digest} signed by {_signer_line(result.signer)}; times: {times}")
+    echo(f"verified: {result.artifact_digest} signed by {result.signer.describe()}; times: {times}")
     if verbose:
         for check in result.checks:
             echo(f"  [{'ok' if check.ok else '--'}] {check.name}: {check.detail}")
@@ -254,7 +246,7 @@ def _failed_entry(checks: list[Any], name: str, detail: str) -> list[dict[str, A
 def _report_failure(err: VerificationError, *, as_json: bool, enforce: bool, verbose: bool) -> None:
     from verifier._internal.result import VERIFY_SCHEMA, checks_json
 
-    checks = err.context.pop("_checks", [])
+    checks = list(err.checks)
     failed_check = err.check or "verification"
     if as_json:
         doc = {
