@@ -77,6 +77,10 @@ def attempt(fn: Callable[[], Any]) -> Any:
         return "error: " + _err(exc)
 
 
+def _flag_names(flags: Any) -> list[str]:
+    return [f.name for f in type(flags) if f.value and (flags & f) == f and bin(f.value).count("1") == 1]
+
+
 def _s(v: Any) -> Any:
     if isinstance(v, bytes):
         return {"hex": v.hex(), "text": v.decode("latin-1")}
@@ -92,9 +96,33 @@ def _ec_params(key_type: str) -> bytes:
     return encode_named_curve_parameters({"ec-p256": "secp256r1", "ec-p384": "secp384r1"}[key_type])
 
 
-def generate(session: Any, key_type: str, label: str) -> tuple[Any, Any]:
+# Template variants tried in order; the probe records which one the token accepted.
+# "airseal" is exactly hsm.keygen's. tpm2-pkcs11 1.9.0 rejects it (CKR_GENERAL_ERROR, log:
+# "User specified and TPM specified attr mismatch: 0x10a" = CKA_VERIFY): it derives the public
+# object's CKA_VERIFY from the TPM key's `decrypt` bit and CKA_ENCRYPT from its `sign` bit, and
+# it signs CKM_RSA_PKCS/PSS with TPM2_RSA_Decrypt, which needs the `decrypt` bit. Hence:
+def _variant(name: str, key_type: str) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """(public extra, private extra) for a template variant."""
+    if name == "airseal":
+        return {}, {}
+    if name == "tpm2-compatible":  # what pkcs11-tool --keypairgen sends, in effect
+        priv = {Attribute.DECRYPT: True}
+        if not key_type.startswith("rsa-"):
+            priv[Attribute.DERIVE] = True
+        return {Attribute.ENCRYPT: True, Attribute.VERIFY: True}, priv
+    if name == "public-verify-false":
+        return {Attribute.VERIFY: False, Attribute.ENCRYPT: True}, {}
+    raise KeyError(name)
+
+
+TEMPLATE_VARIANTS = ("airseal", "tpm2-compatible", "public-verify-false")
+
+
+def generate(session: Any, key_type: str, label: str, variant: str = "airseal") -> tuple[Any, Any]:
     key_id = label.encode()[:16]
-    priv_t, pub_t = private_template(label, key_id), public_template(label, key_id)
+    pub_extra, priv_extra = _variant(variant, key_type)
+    priv_t = {**private_template(label, key_id), **priv_extra}
+    pub_t = {**public_template(label, key_id), **pub_extra}
     if key_type.startswith("rsa-"):
         return session.generate_keypair(
             KeyType.RSA, int(key_type[4:]), store=True, label=label, id=key_id,
@@ -105,6 +133,19 @@ def generate(session: Any, key_type: str, label: str) -> tuple[Any, Any]:
     domain = session.create_domain_parameters(kt, {Attribute.EC_PARAMS: _ec_params(key_type)}, local=True)
     return domain.generate_keypair(store=True, label=label, id=key_id, mechanism=mech,
                                    public_template=pub_t, private_template=priv_t)
+
+
+def generate_any(session: Any, key_type: str, label: str) -> tuple[dict[str, str], Any]:
+    """Try each template variant; returns ({variant: result}, (pub, priv) or None)."""
+    tried: dict[str, str] = {}
+    for i, variant in enumerate(TEMPLATE_VARIANTS):
+        pair = attempt(lambda v=variant: generate(session, key_type, f"{label}-{i}", v))
+        if isinstance(pair, str):
+            tried[variant] = pair
+            continue
+        tried[variant] = "ok"
+        return tried, pair
+    return tried, None
 
 
 def host_public_from_token(pub: Any, key_type: str) -> Any:
@@ -256,6 +297,7 @@ BACKENDS: dict[str, Callable[[Path], Any]] = {
     "softhsm2": softhsm_token,
     "tpm2": ts.tpm2_token,
     "tpm2-no-rm": lambda root: ts.tpm2_token(root, resource_manager=False),
+    "tpm2-abrmd-default-limits": lambda root: ts.tpm2_token(root, max_transients=27),
     "opencryptoki": ts.opencryptoki_token,
 }
 
@@ -270,9 +312,9 @@ def probe(tok: ts.Token, max_keys: int, full: bool) -> dict[str, Any]:
     token = lib.get_token(token_label=tok.label)
     slot = token.slot
     result["slot"] = {"slot_id": slot.slot_id, "description": slot.slot_description,
-                      "manufacturer_id": slot.manufacturer_id, "flags": str(slot.flags)}
+                      "manufacturer_id": slot.manufacturer_id, "flags": _flag_names(slot.flags)}
     result["token"] = {"label": token.label, "manufacturer_id": token.manufacturer_id,
-                       "model": token.model, "serial": _s(token.serial), "flags": str(token.flags)}
+                       "model": token.model, "serial": _s(token.serial), "flags": _flag_names(token.flags)}
     mechs = {}
     available = set(slot.get_mechanisms())
     for name, mech in MECHANISMS.items():
@@ -282,7 +324,7 @@ def probe(tok: ts.Token, max_keys: int, full: bool) -> dict[str, Any]:
         info = attempt(lambda mech=mech: slot.get_mechanism_info(mech))
         mechs[name] = info if isinstance(info, str) else {
             "min_key_length": info.min_key_length, "max_key_length": info.max_key_length,
-            "flags": str(info.flags)}
+            "flags": _flag_names(info.flags)}
     result["mechanism_info"] = mechs
 
     with token.open(rw=True, user_pin=tok.pin) as session:
@@ -291,12 +333,10 @@ def probe(tok: ts.Token, max_keys: int, full: bool) -> dict[str, Any]:
             for kt in KEY_TYPES:
                 entry: dict[str, Any] = {}
                 t0 = time.monotonic()
-                pair = attempt(lambda kt=kt: generate(session, kt, f"gen-{kt}"))
+                tried, pair = generate_any(session, kt, f"gen-{kt}")
                 entry["generate_seconds"] = round(time.monotonic() - t0, 3)
-                if isinstance(pair, str):
-                    entry["generate"] = pair
-                else:
-                    entry["generate"] = "ok"
+                entry["generate"] = tried
+                if pair is not None:
                     pub, priv = pair
                     host_pub = attempt(lambda pub=pub, kt=kt: host_public_from_token(pub, kt))
                     if isinstance(host_pub, str):
@@ -317,28 +357,33 @@ def probe(tok: ts.Token, max_keys: int, full: bool) -> dict[str, Any]:
                 keys[kt] = entry
                 print(f"  {tok.backend} {kt}: {json.dumps(entry)}", file=sys.stderr)
             result["keys"] = keys
-        result["max_keys"] = count_keys(session, max_keys)
+            ok = [v for v, r in keys["ec-p256"]["generate"].items() if r == "ok"]
+            variant = ok[0] if ok else "airseal"
+        else:
+            variant = "tpm2-compatible" if tok.backend == "tpm2" else "airseal"
+    # A fresh session: the key count is not disturbed by the keys above being loaded.
+    with token.open(rw=True, user_pin=tok.pin) as session:
+        result["max_keys"] = count_keys(session, max_keys, variant)
     return result
 
 
-def count_keys(session: Any, cap: int) -> dict[str, Any]:
-    """Generate EC P-256 keys and sign with each, until the first failure or `cap` keys."""
-    made = []
+def count_keys(session: Any, cap: int, variant: str) -> dict[str, Any]:
+    """Generate EC P-256 keys (template `variant`) and sign with every key made so far after
+    each one, until the first failure or `cap` keys."""
+    made: list[Any] = []
     t0 = time.monotonic()
     for i in range(cap):
         try:
-            pub, priv = generate(session, "ec-p256", f"count-{i:03d}")
+            pub, priv = generate(session, "ec-p256", f"count-{i:03d}", variant)
             made.append(priv)
-            # Use every key made so far once more: a module that keeps one TPM context per key
-            # fails here even when each keygen alone succeeds.
+            # A module that keeps one TPM context per key can fail here, not at keygen.
             for p in made:
                 p.sign(b"\x00" * 32, mechanism=Mechanism.ECDSA)
         except Exception as exc:  # noqa: BLE001
-            return {"ec_p256_keys_made_and_used": len(made) - (1 if len(made) > i else 0),
-                    "failed_at_key": i + 1, "error": _err(exc),
-                    "seconds": round(time.monotonic() - t0, 2)}
-    return {"ec_p256_keys_made_and_used": len(made), "failed_at_key": None, "cap": cap,
-            "seconds": round(time.monotonic() - t0, 2)}
+            return {"template": variant, "ec_p256_keys_made_and_used": i, "failed_at_key": i + 1,
+                    "error": _err(exc), "seconds": round(time.monotonic() - t0, 2)}
+    return {"template": variant, "ec_p256_keys_made_and_used": cap, "failed_at_key": None,
+            "cap": cap, "seconds": round(time.monotonic() - t0, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"probe-{name}-") as d:
             try:
                 with BACKENDS[name](Path(d)) as tok:
-                    results["backends"][name] = probe(tok, args.max_keys, full=(name != "tpm2-no-rm"))
+                    results["backends"][name] = probe(tok, args.max_keys, full=(name in ("softhsm2", "tpm2", "opencryptoki")))
             except BaseException as exc:  # noqa: BLE001 - pytest.skip raises a BaseException
                 results["backends"][name] = {"error": _err(exc), "trace": traceback.format_exc()[-1500:]}
     Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")

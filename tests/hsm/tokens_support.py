@@ -309,7 +309,7 @@ _DBUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 @contextlib.contextmanager
 def tpm2_token(root: Path, label: str = TOKEN_LABEL, pin: str = TPM2_USER_PIN,
                so_pin: str = TPM2_SO_PIN, resource_manager: bool = True,
-               init_token: bool = True) -> Iterator[Token]:
+               init_token: bool = True, max_transients: int = 100) -> Iterator[Token]:
     """swtpm (+ dbus-daemon + tpm2-abrmd) under `root`, one token `label`; all stopped after."""
     reason = tpm2_missing()
     if reason:
@@ -358,7 +358,7 @@ def tpm2_token(root: Path, label: str = TOKEN_LABEL, pin: str = TPM2_USER_PIN,
             _wait_for(bus_socket.exists, "dbus-daemon", 10, dbus, logs["dbus"])
             bus = f"unix:path={bus_socket}"
             abrmd_cmd = [_which("tpm2-abrmd") or "tpm2-abrmd", "--session", f"--tcti={swtpm_tcti}",
-                         "--flush-all", "--logger=stdout"]
+                         "--flush-all", "--logger=stdout", f"--max-transients={max_transients}"]
             if os.geteuid() == 0:
                 abrmd_cmd.append("--allow-root")
             with open(logs["abrmd"], "wb") as out:
