@@ -15,6 +15,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# Extra PKCS#11 backends for tests/hsm/test_token_backends.py (tpm2-pkcs11 on swtpm, openCryptoki
+# soft token, p11tool/pkcs11-tool); those tests skip with the reason when this could not install.
+bash scripts/tokens.sh || echo "note: scripts/tokens.sh failed; the tpm2/opencryptoki token tests will skip" >&2
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 if ! .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' >.venv/pip-install.log 2>&1; then
   cat .venv/pip-install.log >&2
