@@ -10,7 +10,7 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Any, Mapping, NamedTuple, Optional, Union
+from typing import Any, Callable, Mapping, NamedTuple, Optional, TypeVar, Union
 
 from cryptography import x509
 from verifier._internal.keyio import Encoding, load_pem_public_key, spki_der
@@ -24,12 +24,6 @@ from verifier._internal.crypto import verify_log_signature
 from verifier.errors import Reason, VerificationError
 from verifier._internal.trustroot.model import TransparencyLog
 
-SUPPORTED_KINDS = {
-    ("hashedrekord", "0.0.1"),
-    ("dsse", "0.0.1"),
-    ("intoto", "0.0.2"),
-    ("hashedrekord", "0.0.2"),
-}
 _CHECK = "tlog.entry"
 
 
@@ -103,7 +97,11 @@ def _pem_matches(pem: bytes, material: SigningMaterial) -> bool:
         return False
 
 
-def _require_content(entry: TlogEntry, content: object, expected: type) -> None:
+_Content = TypeVar("_Content", MessageSignature, DsseEnvelope)
+
+
+def _require_content(entry: TlogEntry, content: object, expected: type[_Content]) -> _Content:
+    """The bundle's content, if it is the kind this log entry can prove."""
     if not isinstance(content, expected):
         raise VerificationError(
             Reason.TLOG_KIND_CONTENT_MISMATCH,
@@ -111,6 +109,7 @@ def _require_content(entry: TlogEntry, content: object, expected: type) -> None:
             f"{'DSSE envelope' if isinstance(content, DsseEnvelope) else 'message signature'}",
             check=_CHECK,
         )
+    return content
 
 
 def verify_entry_body(
@@ -120,12 +119,10 @@ def verify_entry_body(
     artifact_digests: Mapping[str, bytes],
     body: Optional[dict[str, Any]] = None,
 ) -> None:
-    """Check that the logged body commits to this bundle (§3.4). v2 bodies: see expected_v2_body.
+    """Check that the logged body commits to this bundle (docs/verification.md §4.5).
 
-    `body` is `parse_body(entry)` when the caller already has it.
-
-    A hashedrekord 0.0.1 digest must use a hash the signature can be over (the key's hash,
-    or SHA-256 for older P-384/P-521 clients): the log could not have accepted anything else.
+    `body` is `parse_body(entry)` when the caller already has it. Each supported kind has its
+    own checker below; Rekor v2 bodies are rebuilt from the bundle and compared byte for byte.
 
     Raises:
         VerificationError: tlog.kind_version_mismatch, tlog.unsupported_kind,
@@ -133,62 +130,97 @@ def verify_entry_body(
     """
     if body is None:
         body = parse_body(entry)
+    checker = _BODY_CHECKERS.get((entry.kind, entry.version))
+    if checker is None:  # pragma: no cover - parse_body refuses these
+        raise VerificationError(Reason.TLOG_UNSUPPORTED_KIND, f"unsupported kind {entry.kind} {entry.version}", check=_CHECK)
+    checker(entry, body, content, material, artifact_digests)
+
+
+def _check_hashedrekord_v001(
+    entry: TlogEntry, body: dict[str, Any], content: object, material: SigningMaterial, digests: Mapping[str, bytes]
+) -> None:
+    """Signature, key or certificate, and artifact digest, as logged.
+
+    The digest must use a hash the signature can be over (the key's hash, or SHA-256 for older
+    P-384/P-521 clients): the log could not have accepted anything else.
+    """
+    message = _require_content(entry, content, MessageSignature)
     spec = _get(body, "spec")
-    kv = (entry.kind, entry.version)
-    if kv == ("hashedrekord", "0.0.1"):
-        _require_content(entry, content, MessageSignature)
-        if _b64(_get(spec, "signature", "content"), "signature.content") != content.signature:
-            raise _mismatch("logged signature differs from the bundle's signature")
-        pem = _b64(_get(spec, "signature", "publicKey", "content"), "signature.publicKey.content")
-        if not _pem_matches(pem, material):
-            raise _mismatch("logged key or certificate differs from the bundle's")
-        algorithm = _get(spec, "data", "hash", "algorithm")
-        value = _get(spec, "data", "hash", "value")
-        allowed = message_hash_names(material.key)
-        if allowed is not None and algorithm not in allowed:
-            raise _mismatch(
-                f"logged digest algorithm {algorithm!r} is not one this key signs with",
-                logged=algorithm,
-                expected=sorted(allowed),
-            )
-        ours = artifact_digests.get(algorithm) if isinstance(algorithm, str) else None
-        if ours is None:
-            raise _mismatch(f"logged digest algorithm {algorithm!r} cannot be checked against the artifact")
-        if not isinstance(value, str) or value.lower() != ours.hex():
-            raise _mismatch("logged artifact digest differs from the artifact", logged=value, artifact=ours.hex())
-    elif kv == ("dsse", "0.0.1"):
-        _require_content(entry, content, DsseEnvelope)
-        assert isinstance(content, DsseEnvelope)
-        _check_payload_hash(_get(spec, "payloadHash"), content.payload)
-        sigs = _get(spec, "signatures")
-        if not isinstance(sigs, list) or len(sigs) != 1:
-            raise _mismatch("logged envelope does not have exactly one signature")
-        if _b64(_get(sigs[0], "signature"), "signature") != content.signature:
-            raise _mismatch("logged signature differs from the envelope's signature")
-        if not _pem_matches(_b64(_get(sigs[0], "verifier"), "verifier"), material):
-            raise _mismatch("logged verifier differs from the bundle's certificate or key")
-    elif kv == ("intoto", "0.0.2"):
-        _require_content(entry, content, DsseEnvelope)
-        assert isinstance(content, DsseEnvelope)
-        _check_payload_hash(_get(spec, "content", "payloadHash"), content.payload)
-        envelope = _get(spec, "content", "envelope")
-        if _get(envelope, "payloadType") != content.payload_type:
-            raise _mismatch("logged payloadType differs from the envelope's")
-        sigs = _get(envelope, "signatures")
-        if not isinstance(sigs, list) or len(sigs) != 1:
-            raise _mismatch("logged envelope does not have exactly one signature")
-        # intoto 0.0.2 double-encodes: base64 of the base64 text of the signature.
-        sig_text = _b64(_get(sigs[0], "sig"), "sig")
-        if _b64(sig_text.decode("ascii", "replace"), "sig") != content.signature:
-            raise _mismatch("logged signature differs from the envelope's signature")
-        if not _pem_matches(_b64(_get(sigs[0], "publicKey"), "publicKey"), material):
-            raise _mismatch("logged public key differs from the bundle's certificate or key")
-    elif kv == ("hashedrekord", "0.0.2"):
-        expected = expected_v2_body(content, material, artifact_digests)
-        if expected != entry.canonicalized_body:
-            raise _mismatch("logged hashedrekord 0.0.2 body differs from the one rebuilt from the bundle")
-    else:  # pragma: no cover - parse_body refuses these
-        raise VerificationError(Reason.TLOG_UNSUPPORTED_KIND, f"unsupported kind {kv}", check=_CHECK)
+    if _b64(_get(spec, "signature", "content"), "signature.content") != message.signature:
+        raise _mismatch("logged signature differs from the bundle's signature")
+    pem = _b64(_get(spec, "signature", "publicKey", "content"), "signature.publicKey.content")
+    if not _pem_matches(pem, material):
+        raise _mismatch("logged key or certificate differs from the bundle's")
+    algorithm = _get(spec, "data", "hash", "algorithm")
+    value = _get(spec, "data", "hash", "value")
+    allowed = message_hash_names(material.key)
+    if allowed is not None and algorithm not in allowed:
+        raise _mismatch(
+            f"logged digest algorithm {str(algorithm)[:40]!r} is not one this key signs with",
+            logged=algorithm,
+            expected=sorted(allowed),
+        )
+    ours = digests.get(algorithm) if isinstance(algorithm, str) else None
+    if ours is None:
+        raise _mismatch(f"logged digest algorithm {str(algorithm)[:40]!r} cannot be checked against the artifact")
+    if not isinstance(value, str) or value.lower() != ours.hex():
+        raise _mismatch("logged artifact digest differs from the artifact", logged=value, artifact=ours.hex())
+
+
+def _check_dsse_v001(
+    entry: TlogEntry, body: dict[str, Any], content: object, material: SigningMaterial, digests: Mapping[str, bytes]
+) -> None:
+    """Payload hash, the one signature and its verifier, as logged."""
+    envelope = _require_content(entry, content, DsseEnvelope)
+    spec = _get(body, "spec")
+    _check_payload_hash(_get(spec, "payloadHash"), envelope.payload)
+    sigs = _get(spec, "signatures")
+    if not isinstance(sigs, list) or len(sigs) != 1:
+        raise _mismatch("logged envelope does not have exactly one signature")
+    if _b64(_get(sigs[0], "signature"), "signature") != envelope.signature:
+        raise _mismatch("logged signature differs from the envelope's signature")
+    if not _pem_matches(_b64(_get(sigs[0], "verifier"), "verifier"), material):
+        raise _mismatch("logged verifier differs from the bundle's certificate or key")
+
+
+def _check_intoto_v002(
+    entry: TlogEntry, body: dict[str, Any], content: object, material: SigningMaterial, digests: Mapping[str, bytes]
+) -> None:
+    """Payload hash, payload type, the one signature and its public key, as logged."""
+    envelope = _require_content(entry, content, DsseEnvelope)
+    spec = _get(body, "spec")
+    _check_payload_hash(_get(spec, "content", "payloadHash"), envelope.payload)
+    logged = _get(spec, "content", "envelope")
+    if _get(logged, "payloadType") != envelope.payload_type:
+        raise _mismatch("logged payloadType differs from the envelope's")
+    sigs = _get(logged, "signatures")
+    if not isinstance(sigs, list) or len(sigs) != 1:
+        raise _mismatch("logged envelope does not have exactly one signature")
+    # intoto 0.0.2 double-encodes: base64 of the base64 text of the signature.
+    sig_text = _b64(_get(sigs[0], "sig"), "sig")
+    if _b64(sig_text.decode("ascii", "replace"), "sig") != envelope.signature:
+        raise _mismatch("logged signature differs from the envelope's signature")
+    if not _pem_matches(_b64(_get(sigs[0], "publicKey"), "publicKey"), material):
+        raise _mismatch("logged public key differs from the bundle's certificate or key")
+
+
+def _check_hashedrekord_v002(
+    entry: TlogEntry, body: dict[str, Any], content: object, material: SigningMaterial, digests: Mapping[str, bytes]
+) -> None:
+    """The whole body, rebuilt from the bundle, byte for byte (Rekor v2 logs canonical JSON)."""
+    assert isinstance(content, (MessageSignature, DsseEnvelope))
+    if expected_v2_body(content, material, digests) != entry.canonicalized_body:
+        raise _mismatch("logged hashedrekord 0.0.2 body differs from the one rebuilt from the bundle")
+
+
+_BodyChecker = Callable[[TlogEntry, dict[str, Any], object, SigningMaterial, Mapping[str, bytes]], None]
+_BODY_CHECKERS: dict[tuple[str, str], _BodyChecker] = {
+    ("hashedrekord", "0.0.1"): _check_hashedrekord_v001,
+    ("dsse", "0.0.1"): _check_dsse_v001,
+    ("intoto", "0.0.2"): _check_intoto_v002,
+    ("hashedrekord", "0.0.2"): _check_hashedrekord_v002,
+}
+SUPPORTED_KINDS = frozenset(_BODY_CHECKERS)
 
 
 def _check_payload_hash(payload_hash: Any, payload: bytes) -> None:
