@@ -12,7 +12,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 
 class Reason(str, enum.Enum):
-    """Stable `area.condition` reason codes. The comment names the spec's failure class."""
+    """Stable `area.condition` reason codes. The comment names the failure class of the reference checklist's failure table (docs/reason-codes.md, column "spec")."""
 
     # --- malformed or unsupported input (exit 3) ---
     BUNDLE_MALFORMED_JSON = "bundle.malformed_json"  # E-JSON

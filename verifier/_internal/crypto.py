@@ -98,7 +98,7 @@ def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm:
 
 
 def _require_der_ecdsa(signature: bytes, what: str, check: str) -> None:
-    """Refuse non-DER or trailing-garbage ECDSA signatures (spec §1.5, E-SIG-ENCODING)."""
+    """Refuse non-DER or trailing-garbage ECDSA signatures (docs/verification.md §8.1, signature.bad_encoding)."""
     try:
         r, s = utils.decode_dss_signature(signature)
         canonical = utils.encode_dss_signature(r, s)

@@ -1,6 +1,6 @@
 """Strict decoding of protobuf-JSON pieces: JSON objects, base64, int64. Leaf module, no I/O.
 
-Stricter than protojson on purpose (spec §1.3): duplicate keys, unknown keys, URL-safe or
+Stricter than protojson on purpose (docs/verification.md A1): duplicate keys, unknown keys, URL-safe or
 unpadded base64 and non-canonical integers are all refused.
 """
 
@@ -138,7 +138,7 @@ class Obj:
 
 
 def decode_b64(value: Any, what: str) -> bytes:
-    """Standard alphabet, padded, no whitespace (spec §1.3)."""
+    """Standard alphabet, padded, no whitespace (docs/verification.md A1)."""
     if not isinstance(value, str):
         raise InputError(Reason.BUNDLE_BAD_BASE64, f"{what} must be a base64 string")
     raw = value.encode("ascii", "replace")

@@ -45,6 +45,15 @@ def main() -> None:
       airseal verify --bundle a.sigstore.json --key key.pem a.txt
       airseal sign --key 'pkcs11:token=release;object=k1' a.txt
       airseal trust import public-good /media/usb/sigstore-tuf.tar.gz
+
+    \b
+    Exit codes:
+      0  verified / done            4  trust-root problem
+      1  verification rejected      5  token problem
+      2  usage error                6  service problem at signing (TSA, log)
+      3  malformed input            70 internal error (a bug)
+      130 interrupted
+    Set AIRSEAL_DEBUG=1 (or -v where offered) to see underlying causes.
     """
 
 

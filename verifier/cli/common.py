@@ -54,7 +54,25 @@ def error_json(err: AirsealError) -> dict[str, Any]:
         "message": err.detail,
         "check": err.check,
         "context": jsonable(err.context),
+        "causes": causes(err),
     }
+
+
+def causes(err: BaseException, *, max_chars: int = 300) -> list[str]:
+    """The chain of underlying exceptions (tuf's, cryptography's, the OS's), outermost first.
+
+    Every AirsealError raised while handling another keeps it as `__cause__`; a person sees
+    the chain with `-v` or AIRSEAL_DEBUG=1, and `--json` always carries it.
+    """
+    out: list[str] = []
+    seen: set[int] = set()
+    cause = err.__cause__ or err.__context__
+    while cause is not None and id(cause) not in seen and len(out) < 8:
+        seen.add(id(cause))
+        text = f"{type(cause).__module__}.{type(cause).__qualname__}: {cause}"
+        out.append(text if len(text) <= max_chars else text[: max_chars - 3] + "...")
+        cause = cause.__cause__ or cause.__context__
+    return out
 
 
 def jsonable(value: Any) -> Any:
@@ -69,22 +87,30 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def fail(err: AirsealError, *, as_json: bool) -> NoReturn:
+def fail(err: AirsealError, *, as_json: bool, verbose: bool = False) -> NoReturn:
     if as_json:
         emit_json(error_json(err))
     line = f"error: {err.detail} [{err.reason.value}]"
     echo(line, err=True)
     for key, value in err.context.items():
         echo(f"  {key}: {jsonable(value)}", err=True)
+    echo_causes(err, verbose=verbose)
     sys.exit(err.exit_code)
 
 
-def run_guarded(body: Callable[[], T], *, as_json: bool = False) -> T:
+def echo_causes(err: AirsealError, *, verbose: bool) -> None:
+    """With -v or AIRSEAL_DEBUG=1, the underlying exceptions, one line each, on stderr."""
+    if verbose or debug_enabled():
+        for text in causes(err):
+            echo(f"  caused by {text}", err=True)
+
+
+def run_guarded(body: Callable[[], T], *, as_json: bool = False, verbose: bool = False) -> T:
     """Run a command body; map AirsealError to its exit code and anything else to 70."""
     try:
         return body()
     except AirsealError as err:
-        fail(err, as_json=as_json)
+        fail(err, as_json=as_json, verbose=verbose)
     except (SystemExit, KeyboardInterrupt, UsageProblem):
         raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Sequence
 
-from verifier.cli.common import UsageProblem, echo, emit_json, jsonable, run_guarded, warn
+from verifier.cli.common import UsageProblem, causes, echo, echo_causes, emit_json, jsonable, run_guarded, warn
 from verifier.errors import InputError, Reason, VerificationError
 from verifier._internal.limits import DEFAULT_LIMITS
 
@@ -108,7 +108,7 @@ def run(**opts: Any) -> None:
         # codes (3/4/5) even in warn mode, because nothing was verified at all.
         _report_success(result, trust_warnings, as_json=as_json, verbose=bool(opts["verbose"]))
 
-    run_guarded(body, as_json=as_json)
+    run_guarded(body, as_json=as_json, verbose=bool(opts["verbose"]))
 
 
 def _verify(**opts: Any) -> tuple[Any, list[str]]:
@@ -262,6 +262,7 @@ def _report_failure(err: VerificationError, *, as_json: bool, enforce: bool, ver
             "time_sources": [],
             "tlog_entries": [],
             "checks": checks_json(checks) + _failed_entry(checks, failed_check, err.detail),
+            "causes": causes(err),
         }
         emit_json(doc)
     if verbose:
@@ -270,6 +271,7 @@ def _report_failure(err: VerificationError, *, as_json: bool, enforce: bool, ver
     echo(f"rejected: {failed_check}: {err.detail} [{err.reason.value}]", err=True)
     for key, value in err.context.items():
         echo(f"  {key}: {jsonable(value)}", err=True)
+    echo_causes(err, verbose=verbose)
     if not enforce:
         echo(
             "WARNING: --mode warn: verification FAILED but airseal exits 0 because fail-open mode was asked for",

@@ -1,4 +1,4 @@
-"""Strict parser: bytes -> Bundle (spec §1). Raises InputError only; never verifies anything."""
+"""Strict parser: bytes -> Bundle (docs/verification.md A1). Raises InputError only; never verifies anything."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Signed notes (C2SP signed-note) and the checkpoints they carry (spec §3.2). Pure."""
+"""Signed notes (C2SP signed-note) and the checkpoints they carry (docs/verification.md §4.6). Pure."""
 
 from __future__ import annotations
 

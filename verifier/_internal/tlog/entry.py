@@ -1,4 +1,4 @@
-"""Log entry body <-> bundle consistency (spec §3.4) and signed entry timestamps (§3.3). Pure.
+"""Log entry body <-> bundle consistency (docs/verification.md §4.5) and signed entry timestamps (§4.4). Pure.
 
 `canonicalizedBody` is what the log committed to; these checks make sure it commits to *this*
 bundle's signature, key or certificate, and artifact.
@@ -278,7 +278,7 @@ def expected_v2_body(
 
 
 def verify_signed_entry_timestamp(entry: TlogEntry, log: TransparencyLog) -> None:
-    """Verify the SET (inclusion promise) over the JCS payload of §3.3.
+    """Verify the SET (inclusion promise) over the JCS payload (docs/verification.md §4.4).
 
     Raises:
         VerificationError: tlog.set_invalid.

@@ -1,4 +1,4 @@
-"""Strict loader: trusted_root.json bytes -> TrustedRoot (spec §2). Pure: no I/O."""
+"""Strict loader: trusted_root.json bytes -> TrustedRoot (docs/verification.md A2). Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def _load_log(obj: Obj, *, rekor: bool) -> TransparencyLog:
     spki = spki_der(key)
     spki_hash = spki_sha256(spki)
     if log_id != spki_hash:
-        # Not a v1/RFC 6962 id: it must be the signed-note key id of a Rekor v2 log (§2.3).
+        # Not a v1/RFC 6962 id: it must be the signed-note key id of a Rekor v2 log (docs/verification.md A2).
         if not rekor or log_id != signed_note_key_id(log.origin, key, spki):
             raise InputError(
                 Reason.TRUSTROOT_LOG_ID_MISMATCH,
