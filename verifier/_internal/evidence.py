@@ -1,0 +1,65 @@
+"""Evidence files in the formats the ecosystems ship, normalised into bundles. Pure: no I/O.
+
+A user crosses the air gap with a Sigstore bundle, or with what an ecosystem wraps bundles in
+(GitHub attestation JSON Lines, PyPI PEP 740 objects, npm attestation responses, cosign's older
+bundle files). `load_evidence` recognises the format by content and returns every bundle it
+holds, each with where it came from, so `verify` and the gate treat them alike. Each format is
+one reader registered in `_READERS`; a reader returns None when the bytes are not its format.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional
+
+from verifier._internal.bundle.model import Bundle
+from verifier._internal.bundle.parse import load_bundle
+from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier.errors import InputError, Reason
+
+SIGSTORE_BUNDLE = "sigstore-bundle"
+
+
+class Evidence(NamedTuple):
+    """One bundle found in an evidence file."""
+
+    format: str
+    """The file's format: "sigstore-bundle", or a wrapper format's name."""
+    location: str
+    """Where in the file the bundle sits ("" for a plain bundle, "line 3", ...)."""
+    bundle: Bundle
+    expected_predicate_type: Optional[str] = None
+    """A wrapper's own claim about the statement's predicate type, which must then agree."""
+
+
+Reader = Callable[[bytes, Limits], Optional[list[Evidence]]]
+
+
+def _plain_bundle(data: bytes, limits: Limits) -> Optional[list[Evidence]]:
+    return [Evidence(SIGSTORE_BUNDLE, "", load_bundle(data, limits))]
+
+
+_READERS: list[Reader] = []
+"""Wrapper formats, tried in order before the plain bundle (which accepts or refuses anything)."""
+
+
+def load_evidence(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Evidence]:
+    """Every bundle in an evidence file, in file order.
+
+    Raises:
+        InputError: the file is too large, or is no format airseal reads (the plain-bundle
+            parser's error then explains what is wrong with it as a bundle).
+    """
+    if len(data) > limits.max_bundle_bytes:
+        raise InputError(
+            Reason.INPUT_TOO_LARGE, f"evidence file is larger than {limits.max_bundle_bytes} bytes"
+        )
+    for reader in _READERS:
+        found = reader(data, limits)
+        if found is not None:
+            return found
+    found = _plain_bundle(data, limits)
+    assert found is not None
+    return found
+
+
+__all__ = ["Evidence", "SIGSTORE_BUNDLE", "load_evidence"]
