@@ -391,3 +391,16 @@ def _run_client(
             raise ours from ours.__cause__
         raise translate(exc, ctx) from exc
     return info
+
+
+__all__ = [
+    "RefreshResult",
+    "UPDATER_CONFIG",
+    "check_root_bytes",
+    "reference_time_for",
+    "refresh_from_media",
+    "refresh_online",
+    "set_reference_time",
+    "trusted_set_of",
+    "updater_config",
+]
