@@ -16,6 +16,8 @@ from verifier.errors import Reason, TrustRootError
 from verifier._internal.trustroot import store
 from verifier._internal.refresh import updater as refresh
 from verifier._internal.refresh import media as _media
+from verifier._internal.refresh.fetcher import MediaFetcher
+from verifier._internal.limits import DEFAULT_LIMITS
 
 
 def _tar(out: Path, members: dict[str, bytes], *, extra: list[tarfile.TarInfo] = ()) -> Path:  # type: ignore[assignment]
@@ -136,7 +138,7 @@ def test_read_pack_refuses_unsafe_members(
 ) -> None:
     pack = _tar(tmp_path / "p.tar.gz", members, extra=extra)
     with pytest.raises(TrustRootError) as info:
-        _media.read_pack(pack, _media.MediaLimits(max_member_bytes=1024))
+        _media.read_pack(pack, DEFAULT_LIMITS._replace(max_pack_member_bytes=1024))
     assert info.value.reason is reason
     assert fragment in info.value.detail
 
@@ -144,11 +146,11 @@ def test_read_pack_refuses_unsafe_members(
 def test_read_pack_caps(tmp_path: Path) -> None:
     pack = _tar(tmp_path / "p.tar.gz", {f"f{i}": b"0123456789" for i in range(5)})
     with pytest.raises(TrustRootError, match="more than 3 members"):
-        _media.read_pack(pack, _media.MediaLimits(max_members=3))
+        _media.read_pack(pack, DEFAULT_LIMITS._replace(max_pack_members=3))
     with pytest.raises(TrustRootError, match="uncompressed"):
-        _media.read_pack(pack, _media.MediaLimits(max_total_bytes=25))
+        _media.read_pack(pack, DEFAULT_LIMITS._replace(max_pack_total_bytes=25))
     with pytest.raises(TrustRootError, match="packs are capped"):
-        _media.read_pack(pack, _media.MediaLimits(max_pack_bytes=10))
+        _media.read_pack(pack, DEFAULT_LIMITS._replace(max_pack_bytes=10))
     not_tar = tmp_path / "n.tar.gz"
     not_tar.write_bytes(b"hello")
     with pytest.raises(TrustRootError) as info:
@@ -157,7 +159,7 @@ def test_read_pack_caps(tmp_path: Path) -> None:
 
 
 def test_media_fetcher_serves_only_plain_relative_paths(repo: TufRepo) -> None:
-    fetcher = refresh.MediaFetcher(_media.DirectorySource(repo.out))
+    fetcher = MediaFetcher(_media.DirectorySource(repo.out))
     assert fetcher.download_bytes("media:/1.root.json", 1 << 20) == repo.root_files[1]
     with pytest.raises(tuf_exc.DownloadHTTPError) as missing:
         fetcher.download_bytes("media:/2.root.json", 1 << 20)

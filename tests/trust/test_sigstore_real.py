@@ -22,6 +22,7 @@ from tests.trust.conftest import PROD_WINDOW, REPO_DIR, run_cli, shared_tuf, sto
 from verifier.errors import Reason, TrustRootError
 from verifier._internal.trustroot import store
 from verifier._internal.refresh import updater as refresh
+from verifier._internal.refresh.pack import export_pack
 
 PROD_TRUSTED_ROOT_SHA256 = "6494e21ea73fa7ee769f85f57d5a3e6a08725eae1e38c755fc3517c9e6bc0b66"
 
@@ -50,7 +51,7 @@ def test_refresh_from_root_5(tmp_path: Path) -> None:
     _assert_prod_state("prod5")
     # the pack carries the whole chain from root 5, so a client bootstrapped at 5 can follow it
     out = tmp_path / "prod.tar.gz"
-    manifest = refresh.export_pack("prod5", out)
+    manifest = export_pack("prod5", out)
     assert manifest["root_versions"] == list(range(5, 16))
     assert "metadata/165.snapshot.json" in manifest["files"]
     assert f"targets/{PROD_TRUSTED_ROOT_SHA256}.trusted_root.json" in manifest["files"]
@@ -103,7 +104,7 @@ def test_pack_from_root_5_takes_a_fresh_client_through_the_whole_chain(
     assert run_cli("trust", "init", "prod5", "--root", str(root5)).exit_code == 0
     refresh.refresh_from_media("prod5", prod, now=PROD_WINDOW)
     pack = tmp_path / "prod.tar.gz"
-    refresh.export_pack("prod5", pack)
+    export_pack("prod5", pack)
     monkeypatch.setenv("AIRSEAL_HOME", str(tmp_path / "airgap"))
     assert run_cli("trust", "init", "prod5", "--root", str(root5)).exit_code == 0
     result = refresh.refresh_from_media("prod5", pack, now=PROD_WINDOW)

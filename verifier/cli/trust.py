@@ -1,7 +1,8 @@
 """`airseal trust ...`: named trusts, online refresh, and refresh from removable media.
 
-Thin shell over verifier._internal.trustroot.{store,refresh}: parse options, call, print. refresh (and so
-tuf) is imported inside the commands that need it, so `trust list/show` stay light.
+Thin shell over `verifier._internal.trustroot.store` and `verifier._internal.refresh`: parse
+options, call, print. The refresh modules (and so tuf) are imported inside the commands that
+need them, so `trust list/show` stay light.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def _print_result(result: Any, as_json: bool, verb: str) -> None:
 
 
 def _fmt(when: Any) -> str:
-    from verifier._internal.trustroot.store import format_time
+    from verifier._internal.timefmt import iso
 
-    return format_time(when)
+    return iso(when)
 
 
 @click.group()
@@ -273,9 +274,9 @@ def export_cmd(args: tuple[str, ...], as_json: bool) -> None:
     name, out = _name_and_path(args, "OUT.tar.gz")
 
     def body() -> None:
-        from verifier._internal.refresh import updater as refresh
+        from verifier._internal.refresh.pack import export_pack
 
-        manifest = refresh.export_pack(name, Path(out))
+        manifest = export_pack(name, Path(out))
         if manifest["expires"] <= _fmt(dt.datetime.now(dt.timezone.utc)):
             warn(
                 f"the packed metadata expired on {manifest['expires']}: an air-gapped client will"

@@ -2,7 +2,10 @@
 
 A plain diff on the JSON: entries are matched by identity (log id for tlogs and ctlogs; the
 certificate chain for CAs and TSAs), then reported as added, removed or changed (validity
-window, key or URL). Pure: bytes in, strings out; no verification (load.py does that).
+window, key or URL). Pure: bytes in, strings out.
+
+Must not verify or load either document (load.py does that, before install), import tuf, or
+raise: it only describes a change that has already been accepted.
 """
 
 from __future__ import annotations
@@ -65,7 +68,13 @@ def _entries(doc: dict[str, Any], group: str, kind: str) -> dict[str, dict[str, 
 
 
 def diff_trusted_roots(old: bytes | None, new: bytes) -> list[str]:
-    """Lines such as `+ tlog https://... added (valid ... to open)`; empty when equal."""
+    """What changed from `old` (None: nothing before) to `new`, one line per entry.
+
+    Returns:
+        Lines such as `+ tlog https://... added (valid ... to open)`, `- ...removed`,
+        `~ ...: <what changed>`; empty when equal. Documents that are not JSON objects give
+        one line saying they are not comparable.
+    """
     try:
         new_doc = json.loads(new)
         old_doc = json.loads(old) if old is not None else {}

@@ -20,7 +20,9 @@ A refresh builds a complete new state directory beside the store, renames it int
 then swaps CURRENT with os.replace; until that last step the previous state is the one in use.
 
 Must not import tuf, urllib3, requests or http.client: `verify --trust NAME` imports this
-module (a subprocess test keeps it so). The TUF work lives in refresh.py.
+module (a subprocess test keeps it so); the TUF work lives in `verifier._internal.refresh`.
+Must not hold caps, time formats or an atomic-write routine of its own: those are
+`limits.py`, `timefmt.py` and `atomic.py`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
 from verifier._internal.atomic import atomic_file, fsync_dir
-from verifier.errors import Reason, TrustRootError
+from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.timefmt import iso, parse_rfc3339
+from verifier.errors import InputError, Reason, TrustRootError
 from verifier._internal.trustroot.embedded import (
     BUILTIN_TRUSTS,
     embedded_snapshot_date,
@@ -43,7 +47,6 @@ from verifier._internal.trustroot.embedded import (
     embedded_tuf_root_bytes,
 )
 
-MAX_GRACE_DAYS = 30
 DEFAULT_GRACE_DAYS = 0
 DEFAULT_STALE_WARNING_DAYS = 30
 STATE_SCHEMA = 1
@@ -52,7 +55,6 @@ BOOTSTRAP_ROOT_FILE = "bootstrap.root.json"
 POINTER_FILE = "CURRENT"
 STATE_FILE = "state.json"
 TRUSTED_ROOT_PATH = ("targets", "trusted_root.json")
-_MAX_SMALL_FILE = 1 << 20
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _STATE_RE = re.compile(r"^state-(\d{6,})$")
@@ -73,11 +75,16 @@ def airseal_home() -> Path:
 
 
 def trust_root_dir() -> Path:
+    """The folder holding every trust: `$AIRSEAL_HOME/trust`."""
     return airseal_home() / "trust"
 
 
 def check_name(name: str) -> str:
-    """Return `name` if it can name a trust (lower-case letters, digits, `.`, `_`, `-`)."""
+    """Return `name` if it can name a trust (lower-case letters, digits, `.`, `_`, `-`).
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust` for a name no trust can have.
+    """
     if not _NAME_RE.match(name) or name in (".", ".."):
         raise TrustRootError(
             Reason.TRUST_NAME_UNKNOWN,
@@ -87,6 +94,11 @@ def check_name(name: str) -> str:
 
 
 def trust_dir(name: str) -> Path:
+    """The folder of trust `name` (which need not exist yet).
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust` for an invalid name.
+    """
     return trust_root_dir() / check_name(name)
 
 
@@ -114,16 +126,26 @@ class TrustConfig(NamedTuple):
 
 
 def is_builtin(name: str) -> bool:
+    """Whether `name` is a trust shipped with airseal (public-good, staging)."""
     return name in BUILTIN_TRUSTS
 
 
 def trust_exists(name: str) -> bool:
-    """A built-in name, or one created by `trust init`."""
+    """A built-in name, or one created by `trust init`.
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust` for an invalid name.
+    """
     check_name(name)
     return is_builtin(name) or (trust_dir(name) / CONFIG_FILE).is_file()
 
 
 def require_trust(name: str) -> None:
+    """Refuse a name that is neither built in nor created by `trust init`.
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust`, naming the trusts there are.
+    """
     if not trust_exists(name):
         known = ", ".join(list_trusts())
         raise TrustRootError(
@@ -134,6 +156,7 @@ def require_trust(name: str) -> None:
 
 
 def list_trusts() -> list[str]:
+    """Built-in trusts first, then the private ones in name order."""
     names = set(BUILTIN_TRUSTS)
     base = trust_root_dir()
     if base.is_dir():
@@ -155,7 +178,14 @@ def _int_setting(raw: Mapping[str, Any], key: str, default: int, path: Path) -> 
 
 
 def load_config(name: str) -> TrustConfig:
-    """Read the trust's config.json (built-ins need none)."""
+    """Read the trust's config.json (built-ins need none).
+
+    A grace period above `limits.max_grace_days` is capped, with a warning in the result.
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust`; `trustroot.store_error` for an unreadable
+            or invalid file.
+    """
     require_trust(name)
     path = trust_dir(name) / CONFIG_FILE
     raw: Mapping[str, Any] = {}
@@ -167,42 +197,56 @@ def load_config(name: str) -> TrustConfig:
     grace = _int_setting(raw, "grace_days", DEFAULT_GRACE_DAYS, path)
     stale = _int_setting(raw, "stale_warning_days", DEFAULT_STALE_WARNING_DAYS, path)
     warnings: list[str] = []
-    if grace > MAX_GRACE_DAYS:
-        warnings.append(
-            f"trust {name!r}: grace_days {grace} is above the cap; using {MAX_GRACE_DAYS}"
-        )
-        grace = MAX_GRACE_DAYS
+    cap = DEFAULT_LIMITS.max_grace_days
+    if grace > cap:
+        warnings.append(f"trust {name!r}: grace_days {grace} is above the cap; using {cap}")
+        grace = cap
     return TrustConfig(url=url, grace_days=grace, stale_warning_days=stale, warnings=tuple(warnings))
 
 
 def save_config(name: str, config: TrustConfig) -> None:
-    """Write config.json atomically (creates the trust folder)."""
-    if not 0 <= config.grace_days <= MAX_GRACE_DAYS:
+    """Write config.json atomically (creates the trust folder).
+
+    Raises:
+        TrustRootError: `trustroot.store_error` for settings out of range or a failed write.
+    """
+    cap = DEFAULT_LIMITS.max_grace_days
+    if not 0 <= config.grace_days <= cap:
         raise TrustRootError(
             Reason.TRUST_STORE_ERROR,
-            f"grace period must be between 0 and {MAX_GRACE_DAYS} days, got {config.grace_days}",
+            f"grace period must be between 0 and {cap} days, got {config.grace_days}",
         )
     if config.stale_warning_days < 0:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, "stale-warning days must be >= 0")
     tdir = trust_dir(name)
     _guard_os(lambda: tdir.mkdir(parents=True, exist_ok=True), tdir)
     data = json.dumps(config.to_json_dict(), indent=2, sort_keys=True).encode() + b"\n"
-    atomic_write(tdir / CONFIG_FILE, data)
+    _write_file(tdir / CONFIG_FILE, data)
 
 
 def create_trust(name: str, root_bytes: bytes, config: TrustConfig) -> None:
-    """Create a private trust folder: bootstrap root first, config.json last (it marks it live)."""
+    """Create a private trust folder: bootstrap root first, config.json last (it marks it live).
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust` (invalid name), `trustroot.store_error`
+            (it exists already, or a write failed).
+    """
     check_name(name)
     if trust_exists(name):
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"trust {name!r} already exists")
     tdir = trust_dir(name)
     _guard_os(lambda: tdir.mkdir(parents=True, exist_ok=True), tdir)
-    atomic_write(tdir / BOOTSTRAP_ROOT_FILE, root_bytes)
+    _write_file(tdir / BOOTSTRAP_ROOT_FILE, root_bytes)
     save_config(name, config)
 
 
 def bootstrap_root_bytes(name: str) -> bytes:
-    """The TUF root a trust starts from before its first refresh."""
+    """The TUF root a trust starts from before its first refresh.
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust`; `trustroot.store_error` when a private
+            trust's bootstrap root is unreadable.
+    """
     require_trust(name)
     if is_builtin(name):
         return embedded_tuf_root_bytes(name)
@@ -250,25 +294,18 @@ class StoredState(NamedTuple):
         return min(self.expires.values())
 
 
-def _parse_time(value: Any, what: str) -> _dt.datetime:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} missing")
-    when = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        raise ValueError(f"{what} has no time zone")
-    return when.astimezone(_dt.timezone.utc)
-
-
-def format_time(when: _dt.datetime) -> str:
-    return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def state_to_json(fields: Mapping[str, Any]) -> bytes:
+    """state.json's bytes for `fields` (built by the refresh), stamped with the schema."""
     return json.dumps(dict(fields, schema=STATE_SCHEMA), indent=2, sort_keys=True).encode() + b"\n"
 
 
 def current_state(name: str) -> StoredState | None:
-    """The state CURRENT points at, or None before the first successful refresh."""
+    """The state CURRENT points at, or None before the first successful refresh.
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust` (invalid name), `trustroot.store_error`
+            (an unreadable or damaged pointer or state.json).
+    """
     tdir = trust_dir(name)
     pointer = tdir / POINTER_FILE
     try:
@@ -282,34 +319,42 @@ def current_state(name: str) -> StoredState | None:
     sdir = tdir / target
     raw = _read_json(sdir / STATE_FILE, "state")
     try:
-        expires = {str(k): _parse_time(v, f"expires.{k}") for k, v in raw["expires"].items()}
-        return StoredState(
-            path=sdir,
-            root_version=int(raw["root_version"]),
-            timestamp_version=int(raw["timestamp_version"]),
-            snapshot_version=int(raw["snapshot_version"]),
-            targets_version=int(raw["targets_version"]),
-            consistent_snapshot=bool(raw["consistent_snapshot"]),
-            trusted_root_sha256=str(raw["trusted_root_sha256"]),
-            trusted_root_target_hash=str(raw["trusted_root_target_hash"]),
-            refreshed_at=_parse_time(raw["refreshed_at"], "refreshed_at"),
-            reference_time=_parse_time(raw["reference_time"], "reference_time"),
-            expires=expires,
-            source=str(raw.get("source", "")),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return _state_from_json(sdir, raw)
+    except (KeyError, TypeError, ValueError, AttributeError, InputError) as exc:
         raise TrustRootError(
             Reason.TRUST_STORE_ERROR, f"{sdir / STATE_FILE} is damaged: {exc}"
         ) from exc
 
 
+def _state_from_json(sdir: Path, raw: Mapping[str, Any]) -> StoredState:
+    def when(value: Any, what: str) -> _dt.datetime:
+        return parse_rfc3339(value, what, Reason.TRUST_STORE_ERROR)
+
+    expires = {str(k): when(v, f"expires.{k}") for k, v in raw["expires"].items()}
+    return StoredState(
+        path=sdir,
+        root_version=int(raw["root_version"]),
+        timestamp_version=int(raw["timestamp_version"]),
+        snapshot_version=int(raw["snapshot_version"]),
+        targets_version=int(raw["targets_version"]),
+        consistent_snapshot=bool(raw["consistent_snapshot"]),
+        trusted_root_sha256=str(raw["trusted_root_sha256"]),
+        trusted_root_target_hash=str(raw["trusted_root_target_hash"]),
+        refreshed_at=when(raw["refreshed_at"], "refreshed_at"),
+        reference_time=when(raw["reference_time"], "reference_time"),
+        expires=expires,
+        source=str(raw.get("source", "")),
+    )
+
+
 def _read_json(path: Path, what: str) -> dict[str, Any]:
+    cap = DEFAULT_LIMITS.max_store_file_bytes
     try:
         with open(path, "rb") as fh:
-            data = fh.read(_MAX_SMALL_FILE + 1)
+            data = fh.read(cap + 1)  # one byte more than allowed tells "too large" from "at the cap"
     except OSError as exc:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot read {what} {path}: {exc}") from exc
-    if len(data) > _MAX_SMALL_FILE:
+    if len(data) > cap:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is too large")
     try:
         obj = json.loads(data)
@@ -374,14 +419,18 @@ def resolve_trusted_root(name: str, *, now: _dt.datetime | None = None) -> Resol
     if age > _dt.timedelta(days=config.stale_warning_days):
         warnings.append(
             f"trust {name!r} was last refreshed {age.days} days ago"
-            f" ({format_time(state.refreshed_at)}); refresh it with `airseal trust update {name}`"
+            f" ({iso(state.refreshed_at)}); refresh it with `airseal trust update {name}`"
             f" or import fresh media"
         )
     return ResolvedTrust(data, "store", tuple(warnings))
 
 
 def read_verified_trusted_root(state: StoredState) -> bytes:
-    """The state's trusted_root.json, checked against the hash recorded when TUF verified it."""
+    """The state's trusted_root.json, checked against the hash recorded when TUF verified it.
+
+    Raises:
+        TrustRootError: `trustroot.store_error` when it is unreadable or was altered.
+    """
     path = state.trusted_root_path
     try:
         data = path.read_bytes()
@@ -405,8 +454,8 @@ def _guard_os(action: Any, path: Path) -> Any:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot write {path}: {exc}") from exc
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see the old file or the new one, never a mix."""
+def _write_file(path: Path, data: bytes) -> None:
+    """Replace one small store file through atomic.py, reporting failure as a store error."""
 
     def write() -> None:
         with atomic_file(path) as fh:
@@ -428,7 +477,12 @@ def _fsync_tree(root: Path) -> None:
 
 @contextlib.contextmanager
 def trust_lock(name: str) -> Iterator[None]:
-    """Hold an exclusive lock on refreshing `name` (a lock file beside, not inside, its folder)."""
+    """Hold an exclusive lock on refreshing `name` (a lock file beside, not inside, its folder).
+
+    Raises:
+        TrustRootError: `trustroot.store_error` when another process holds it or the lock
+            file cannot be made.
+    """
     base = trust_root_dir()
     _guard_os(lambda: base.mkdir(parents=True, exist_ok=True), base)
     lock_path = base / f".{check_name(name)}.lock"
@@ -453,7 +507,11 @@ def trust_lock(name: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def staging_dir(name: str) -> Iterator[Path]:
-    """A scratch folder on the store's file system for building a new state; removed on exit."""
+    """A scratch folder on the store's file system for building a new state; removed on exit.
+
+    Raises:
+        TrustRootError: `trustroot.store_error` when it cannot be made.
+    """
     base = trust_root_dir()
     _guard_os(lambda: base.mkdir(parents=True, exist_ok=True), base)
     import shutil
@@ -467,7 +525,7 @@ def staging_dir(name: str) -> Iterator[Path]:
 
 
 def _write_pointer(tdir: Path, state_name: str) -> None:
-    atomic_write(tdir / POINTER_FILE, (state_name + "\n").encode())
+    _write_file(tdir / POINTER_FILE, (state_name + "\n").encode())
 
 
 def install_state(name: str, built: Path) -> Path:
@@ -476,6 +534,13 @@ def install_state(name: str, built: Path) -> Path:
     Steps: fsync the new files, rename the folder into the trust folder under an unused
     `state-N` name, then replace CURRENT. Any failure before the pointer swap removes the new
     folder and leaves the previous state in use; old state folders are pruned afterwards.
+
+    Returns:
+        The installed state folder.
+
+    Raises:
+        TrustRootError: `trustroot.store_error` when any step fails (the previous state stays
+            in use).
     """
     import shutil  # write path only: verify never pays for it
 
@@ -528,7 +593,11 @@ def prune_states(name: str) -> None:
 
 
 def describe_trust(name: str, *, now: _dt.datetime | None = None) -> dict[str, Any]:
-    """Everything `trust show` prints, as a JSON-ready dict."""
+    """Everything `trust show` and `trust list` print, as a JSON-ready dict.
+
+    Raises:
+        TrustRootError: `trustroot.unknown_trust`; `trustroot.store_error` (damaged store).
+    """
     require_trust(name)
     config = load_config(name)
     state = current_state(name)
@@ -540,50 +609,55 @@ def describe_trust(name: str, *, now: _dt.datetime | None = None) -> dict[str, A
         "stale_warning_days": config.stale_warning_days,
     }
     if state is None:
-        info.update(
-            source="embedded" if is_builtin(name) else "none",
-            root_version=None,
-            timestamp_version=None,
-            snapshot_version=None,
-            targets_version=None,
-            trusted_root_sha256=(
-                hashlib.sha256(embedded_trusted_root_bytes(name)).hexdigest()
-                if is_builtin(name)
-                else None
-            ),
-            refreshed_at=None,
-            reference_time_floor=None,
-            expires=None,
-            expires_by_role={},
-            embedded_snapshot_date=(
-                embedded_snapshot_date(name).isoformat() if is_builtin(name) else None
-            ),
-            last_source=None,
-        )
-        if is_builtin(name):
-            info["bootstrap_root_sha256"] = hashlib.sha256(bootstrap_root_bytes(name)).hexdigest()
-        return info
-    now = now or _utcnow()
-    info.update(
-        source="store",
-        root_version=state.root_version,
-        timestamp_version=state.timestamp_version,
-        snapshot_version=state.snapshot_version,
-        targets_version=state.targets_version,
-        trusted_root_sha256=state.trusted_root_sha256,
-        refreshed_at=format_time(state.refreshed_at),
-        refreshed_days_ago=(now - state.refreshed_at).days,
-        reference_time_floor=format_time(state.reference_time),
-        expires=format_time(state.earliest_expiry),
-        expires_by_role={k: format_time(v) for k, v in sorted(state.expires.items())},
-        last_source=state.source,
-        state_dir=str(state.path),
-    )
+        info.update(_describe_unrefreshed(name))
+    else:
+        info.update(_describe_state(state, now or _utcnow()))
     return info
 
 
+def _describe_unrefreshed(name: str) -> dict[str, Any]:
+    """A trust before its first refresh: the shipped snapshot (built-ins) or nothing."""
+    builtin = is_builtin(name)
+    info: dict[str, Any] = {
+        "source": "embedded" if builtin else "none",
+        "root_version": None,
+        "timestamp_version": None,
+        "snapshot_version": None,
+        "targets_version": None,
+        "trusted_root_sha256": (
+            hashlib.sha256(embedded_trusted_root_bytes(name)).hexdigest() if builtin else None
+        ),
+        "refreshed_at": None,
+        "reference_time_floor": None,
+        "expires": None,
+        "expires_by_role": {},
+        "embedded_snapshot_date": embedded_snapshot_date(name).isoformat() if builtin else None,
+        "last_source": None,
+    }
+    if builtin:
+        info["bootstrap_root_sha256"] = hashlib.sha256(bootstrap_root_bytes(name)).hexdigest()
+    return info
+
+
+def _describe_state(state: StoredState, now: _dt.datetime) -> dict[str, Any]:
+    return {
+        "source": "store",
+        "root_version": state.root_version,
+        "timestamp_version": state.timestamp_version,
+        "snapshot_version": state.snapshot_version,
+        "targets_version": state.targets_version,
+        "trusted_root_sha256": state.trusted_root_sha256,
+        "refreshed_at": iso(state.refreshed_at),
+        "refreshed_days_ago": (now - state.refreshed_at).days,
+        "reference_time_floor": iso(state.reference_time),
+        "expires": iso(state.earliest_expiry),
+        "expires_by_role": {k: iso(v) for k, v in sorted(state.expires.items())},
+        "last_source": state.source,
+        "state_dir": str(state.path),
+    }
+
+
 __all__ = [
-    "MAX_GRACE_DAYS",
     "ResolvedTrust",
     "StoredState",
     "TrustConfig",
