@@ -14,9 +14,11 @@ from typing import Any
 import click
 
 from verifier.cli.common import JSON_SCHEMA_VERSION, emit_json, run_guarded, warn
+from verifier._internal.limits import DEFAULT_LIMITS
 from verifier.errors import Reason, TrustRootError
 
 DEFAULT_TRUST = "public-good"
+_MAX_GRACE = DEFAULT_LIMITS.max_grace_days
 
 
 def _name_and_path(args: tuple[str, ...], what: str) -> tuple[str, str]:
@@ -154,8 +156,8 @@ def show_cmd(name: str, as_json: bool) -> None:
 @click.option("--root", "root_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The deployment's TUF root.json (obtained out of band).")
 @click.option("--url", help="Base URL of its TUF repository (metadata at URL/, targets at URL/targets/).")
-@click.option("--grace-days", type=click.IntRange(0, 30), default=0, show_default=True,
-              help="Accept metadata that expired up to this many days ago (max 30).")
+@click.option("--grace-days", type=click.IntRange(0, _MAX_GRACE), default=0, show_default=True,
+              help=f"Accept metadata that expired up to this many days ago (max {_MAX_GRACE}).")
 @click.option("--stale-warning-days", type=click.IntRange(0, None), default=30, show_default=True,
               help="Warn on verify when the last refresh is older than this.")
 def init_cmd(name: str, root_file: Path, url: str | None, grace_days: int, stale_warning_days: int) -> None:
@@ -202,7 +204,7 @@ def init_cmd(name: str, root_file: Path, url: str | None, grace_days: int, stale
 @trust.command("config")
 @click.argument("name", default=DEFAULT_TRUST)
 @click.option("--url", help="Base URL of the TUF repository.")
-@click.option("--grace-days", type=click.IntRange(0, 30), help="Grace period for expired media (0-30 days).")
+@click.option("--grace-days", type=click.IntRange(0, _MAX_GRACE), help=f"Grace period for expired media (0-{_MAX_GRACE} days).")
 @click.option("--stale-warning-days", type=click.IntRange(0, None), help="Warn when older than this.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def config_cmd(name: str, url: str | None, grace_days: int | None, stale_warning_days: int | None,
