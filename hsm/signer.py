@@ -21,7 +21,8 @@ verifier thread never calls PKCS#11. A signature is yielded only after its verdi
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -123,7 +124,9 @@ class HsmSigner:
         self._self_check_digest(signature, digest, hash_name)
         return signature
 
-    def sign_digests(self, digests: Iterable[bytes], hash_name: str, *, parallel: bool | None = None) -> Iterator[bytes]:
+    def sign_digests(
+        self, digests: Iterable[bytes], hash_name: str, *, parallel: bool | None = None
+    ) -> Generator[bytes, None, None]:
         """Sign many host-computed digests in order; yields each signature only after it
         verified on the host (as `sign_digest`). `digests` is consumed lazily, so a caller may
         hash file i+1 while signature i is being verified; an exception from it propagates.
@@ -203,7 +206,7 @@ class HsmSigner:
             return self.sign_digest(hashlib.new(self.hash_name, message).digest(), self.hash_name)
         signature = self._c_sign(message, Mechanism.EDDSA, None)
         try:
-            self._public.verify(signature, message)  # type: ignore[union-attr, call-arg]
+            self._public.verify(signature, message)  # type: ignore[call-arg]
         except InvalidSignature as exc:
             raise _self_check_error() from exc
         return signature
@@ -239,7 +242,7 @@ class HsmSigner:
         if self._verify_args is None:  # pragma: no cover - guarded by prehashed
             return False
         try:
-            self._public.verify(signature, digest, *self._verify_args)  # type: ignore[call-arg]
+            self._public.verify(signature, digest, *self._verify_args)
         except InvalidSignature:
             return False
         return True
@@ -253,7 +256,8 @@ def _digest_info(hash_name: str, digest: bytes) -> bytes:
     """PKCS#1 v1.5 DigestInfo DER for CKM_RSA_PKCS (asn1crypto, loaded only for RSA keys)."""
     from asn1crypto.algos import DigestInfo
 
-    return DigestInfo({"digest_algorithm": {"algorithm": hash_name}, "digest": digest}).dump()
+    der: bytes = DigestInfo({"digest_algorithm": {"algorithm": hash_name}, "digest": digest}).dump()
+    return der
 
 
 def _check_thread(todo: Any, verdicts: Any, verifies: Callable[[bytes, bytes], bool]) -> None:
@@ -262,7 +266,7 @@ def _check_thread(todo: Any, verdicts: Any, verifies: Callable[[bytes, bytes], b
     while (item := todo.get()) is not None:
         try:
             ok = verifies(*item)
-        except Exception:  # noqa: BLE001 - a verdict must always be delivered
+        except Exception:
             ok = False
         verdicts.put(ok)
 

@@ -19,9 +19,10 @@ import struct
 import sys
 import threading
 import urllib.parse
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pkcs11
 from pkcs11 import exceptions as p11e
@@ -244,15 +245,15 @@ def select_token(lib: Any, uri: Pkcs11Uri) -> Any:
 
 
 def _check_library(lib: Any, uri: Pkcs11Uri) -> None:
-    wanted = {
+    wanted: dict[str, tuple[str | None, str]] = {
         "library-manufacturer": (uri.library_manufacturer, str(lib.manufacturer_id).strip()),
         "library-description": (uri.library_description, str(lib.library_description).strip()),
     }
     if uri.library_version is not None:
         major, minor = lib.library_version
         have = f"{major}.{minor}"
-        want = uri.library_version if "." in uri.library_version else f"{uri.library_version}.0"
-        wanted["library-version"] = (want, have)
+        version = uri.library_version if "." in uri.library_version else f"{uri.library_version}.0"
+        wanted["library-version"] = (version, have)
     for name, (want, have) in wanted.items():
         if want is not None and want != have:
             raise HsmError(

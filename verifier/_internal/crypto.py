@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Optional
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from verifier._internal.algorithms import HASH_ALGORITHMS, KEY_DETAILS, describe_key, key_hash_name
-from verifier.errors import Reason, VerificationError
 from verifier._internal.trustroot.model import TransparencyLog
+from verifier.errors import Reason, VerificationError
+
 
 def _invalid(what: str, check: str, reason: Reason = Reason.SIGNATURE_INVALID) -> VerificationError:
     return VerificationError(reason, f"{what} does not verify", check=check)
@@ -24,7 +24,7 @@ def _invalid(what: str, check: str, reason: Reason = Reason.SIGNATURE_INVALID) -
 def verify_over_data(
     key: PublicKeyTypes,
     signature: bytes,
-    data: bytes,
+    data: bytes | memoryview,
     *,
     hash_name: Optional[str] = None,
     what: str = "signature",
@@ -67,7 +67,7 @@ def verify_over_digest(
 
 
 def _verify_ecdsa_or_rsa(
-    key: PublicKeyTypes, signature: bytes, data: bytes, algorithm: object, *, prehashed: bool, what: str, check: str
+    key: PublicKeyTypes, signature: bytes, data: bytes | memoryview, algorithm: object, *, prehashed: bool, what: str, check: str
 ) -> None:
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
@@ -82,7 +82,7 @@ def _verify_ecdsa_or_rsa(
     raise VerificationError(Reason.ALGORITHM_UNSUPPORTED, f"{describe_key(key)} keys are not supported", check=check)
 
 
-def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm: object, *, prehashed: bool) -> None:
+def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, data: bytes | memoryview, algorithm: object, *, prehashed: bool) -> None:
     try:
         key.verify(signature, data, padding.PKCS1v15(), algorithm)  # type: ignore[arg-type]
         return

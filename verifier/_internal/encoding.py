@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from verifier.errors import InputError, Reason
 
@@ -63,7 +65,7 @@ class Obj:
     `path` names the object in error messages ("verificationMaterial.tlogEntries[0]").
     """
 
-    __slots__ = ("_data", "path", "_reason")
+    __slots__ = ("_data", "_reason", "path")
 
     def __init__(self, data: Any, path: str, allowed: Sequence[str], reason: Reason = Reason.BUNDLE_MALFORMED_JSON):
         if not isinstance(data, dict):
@@ -84,7 +86,7 @@ class Obj:
     def _fail(self, key: str, message: str, reason: Reason | None = None) -> InputError:
         return InputError(reason or self._reason, f"{self.path}.{key} {message}")
 
-    def obj(self, key: str, allowed: Sequence[str], *, required: bool = True) -> "Obj | None":
+    def obj(self, key: str, allowed: Sequence[str], *, required: bool = True) -> Obj | None:
         value = self._data.get(key)
         if value is None:
             if required:
@@ -102,7 +104,7 @@ class Obj:
             raise self._fail(key, "must be a string")
         return value
 
-    def bytes(self, key: str, *, required: bool = True) -> bytes:
+    def bytes(self, key: builtins.str, *, required: bool = True) -> builtins.bytes:
         value = self._data.get(key)
         if value is None:
             if required:
@@ -110,7 +112,7 @@ class Obj:
             return b""
         return decode_b64(value, f"{self.path}.{key}")
 
-    def int(self, key: str, *, required: bool = True, default: int = 0, minimum: int = 0) -> int:
+    def int(self, key: builtins.str, *, required: bool = True, default: builtins.int = 0, minimum: builtins.int = 0) -> builtins.int:
         value = self._data.get(key)
         if value is None:
             if required:
@@ -118,7 +120,7 @@ class Obj:
             return default
         return decode_int64(value, f"{self.path}.{key}", minimum=minimum)
 
-    def list(self, key: str, *, max_items: int | None = None) -> list[Any]:
+    def list(self, key: builtins.str, *, max_items: builtins.int | None = None) -> builtins.list[Any]:
         value = self._data.get(key)
         if value is None:
             return []
@@ -130,7 +132,9 @@ class Obj:
             raise InputError(Reason.INPUT_TOO_LARGE, f"{self.path}.{key} has {len(value)} items (at most {max_items})")
         return value
 
-    def objs(self, key: str, allowed: Sequence[str], *, max_items: int | None = None) -> list["Obj"]:
+    def objs(
+        self, key: builtins.str, allowed: Sequence[builtins.str], *, max_items: builtins.int | None = None
+    ) -> builtins.list[Obj]:
         return [
             Obj(item, f"{self.path}.{key}[{i}]", allowed, self._reason)
             for i, item in enumerate(self.list(key, max_items=max_items))

@@ -20,7 +20,7 @@ try:
     load_der_public_key = _rust_openssl.keys.load_der_public_key
     load_pem_public_key = _rust_openssl.keys.load_pem_public_key
 except (ImportError, AttributeError):  # pragma: no cover - only if cryptography reorganises
-    from cryptography.hazmat.primitives.serialization import (  # type: ignore[assignment]
+    from cryptography.hazmat.primitives.serialization import (
         Encoding,
         PublicFormat,
         load_der_public_key,
@@ -30,7 +30,8 @@ except (ImportError, AttributeError):  # pragma: no cover - only if cryptography
 
 def spki_der(key: Any) -> bytes:
     """DER SubjectPublicKeyInfo of a public key."""
-    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    der: bytes = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return der
 
 
 __all__ = ["Encoding", "PublicFormat", "load_der_public_key", "load_pem_public_key", "spki_der"]

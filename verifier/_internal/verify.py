@@ -257,12 +257,14 @@ def _verify_message_signature(
                 "an Ed25519 signature covers the whole artifact: give the file, not its digest",
                 check="signature",
             )
-        data = map_artifact(artifact.path)
+        mapped = map_artifact(artifact.path)
+        view = memoryview(mapped)
         try:
-            verify_over_data(key, content.signature, data, what="artifact signature")
+            verify_over_data(key, content.signature, view, what="artifact signature")
         finally:
-            if not isinstance(data, bytes):
-                data.close()
+            view.release()  # before close: a mapping with a live view cannot be closed
+            if not isinstance(mapped, bytes):
+                mapped.close()
         rec.ok("signature", "Ed25519 signature over the artifact verifies")
         return
     hash_name = key_hash_name(key) or "sha256"

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from verifier.cli.verify import ARTIFACT_METAVAR, EPILOG, OPTIONS, UsageProblem, run
+from verifier.cli.common import UsageProblem
+from verifier.cli.verify import ARTIFACT_METAVAR, EPILOG, OPTIONS, run
 
 
 def _options(fn: Any) -> Any:

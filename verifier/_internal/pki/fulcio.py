@@ -58,10 +58,10 @@ def summarize_certificate(cert: x509.Certificate) -> CertificateSummary:
     issuer_v1 = issuer_v2 = None
     for ext in cert.extensions:
         if ext.oid == OID_ISSUER_V1:
-            issuer_v1 = ext.value.value.decode("utf-8", "replace")  # type: ignore[attr-defined]
+            issuer_v1 = ext.value.value.decode("utf-8", "replace")
         elif ext.oid == OID_ISSUER_V2:
             try:
-                issuer_v2 = _der_utf8(ext.value.value)  # type: ignore[attr-defined]
+                issuer_v2 = _der_utf8(ext.value.value)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise VerificationError(
                     Reason.IDENTITY_ISSUER_CONFLICT,

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from tuf.api import exceptions as tuf_exc
 from tuf.api.metadata import Metadata, Root, Signed
@@ -175,7 +176,8 @@ def _role_signed(ctx: RefreshContext, role: str) -> Signed | None:
     """The role python-tuf trusts at the moment of the refusal, if any."""
     if ctx.trusted is not None and role in _TOP_ROLES:
         try:
-            return ctx.trusted[role]
+            signed: Signed = ctx.trusted[role]
+            return signed
         except KeyError:
             return None
     return None
