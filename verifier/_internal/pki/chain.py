@@ -101,6 +101,22 @@ def check_leaf_profile(leaf: x509.Certificate) -> None:
         )
 
 
+def _issue_problem(leaf: x509.Certificate, chain: _CaChain, at: datetime) -> Optional[str]:
+    """Why this checked trusted chain did not issue `leaf` validly at `at`, else None."""
+    if chain.problem is not None:
+        return chain.problem
+    expired = [c for c in chain.certs if not (c.not_valid_before_utc <= at <= c.not_valid_after_utc)]
+    if expired:
+        return f"{subject(expired[0])} not valid at {iso(at)}"
+    if not (leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc):
+        return f"signing certificate not valid at {iso(at)}"
+    try:
+        leaf.verify_directly_issued_by(chain.certs[0])
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        return f"not issued by {subject(chain.certs[0])} ({exc or 'bad signature'})"
+    return None
+
+
 def verify_chain_at(
     leaf: x509.Certificate, authorities: Sequence[CertificateAuthority], at: datetime
 ) -> tuple[x509.Certificate, ...]:
@@ -118,24 +134,11 @@ def verify_chain_at(
     candidates = [ca for ca in authorities if ca.valid_for.contains(at)]
     failures: list[str] = []
     for ca in candidates:
-        name = ca.subject_common_name or ca.uri
         chain = _checked_ca_chain(ca.chain_der)
-        if chain.problem is not None:
-            failures.append(f"{name}: {chain.problem}")
-            continue
-        expired = [c for c in chain.certs if not (c.not_valid_before_utc <= at <= c.not_valid_after_utc)]
-        if expired:
-            failures.append(f"{name}: {expired[0].subject.rfc4514_string()} not valid at {iso(at)}")
-            continue
-        if not (leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc):
-            failures.append(f"{name}: signing certificate not valid at {iso(at)}")
-            continue
-        try:
-            leaf.verify_directly_issued_by(chain.certs[0])
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            failures.append(f"{name}: not issued by {chain.certs[0].subject.rfc4514_string()} ({exc or 'bad signature'})")
-            continue
-        return (leaf, *chain.certs)
+        problem = _issue_problem(leaf, chain, at)
+        if problem is None:
+            return (leaf, *chain.certs)
+        failures.append(f"{ca.subject_common_name or ca.uri}: {problem}")
     raise VerificationError(
         Reason.CERT_CHAIN_INVALID,
         "signing certificate does not chain to a trusted Fulcio CA at the verified time",

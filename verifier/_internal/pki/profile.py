@@ -16,6 +16,7 @@ from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
 
 __all__ = [
     "KNOWN_CRITICAL_EXTENSIONS",
+    "MALFORMED_EXTENSION_ERRORS",
     "TSA_KNOWN_CRITICAL_EXTENSIONS",
     "basic_constraints",
     "ca_problem",
@@ -44,7 +45,11 @@ TSA_KNOWN_CRITICAL_EXTENSIONS: frozenset[ObjectIdentifier] = KNOWN_CRITICAL_EXTE
 }
 """Extensions that may be critical in a TSA certificate (the Fulcio set plus the key identifiers)."""
 
-_MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+MALFORMED_EXTENSION_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 """What cryptography raises when it decodes a certificate's extensions lazily and fails."""
 
 
@@ -102,7 +107,7 @@ def ca_problem(
     """
     try:
         return _ca_problem(cert, depth, key_usage_required, known_critical)
-    except _MALFORMED as exc:
+    except MALFORMED_EXTENSION_ERRORS as exc:
         return f"{subject(cert)} has malformed extensions: {exc}"
 
 

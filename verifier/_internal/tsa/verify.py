@@ -37,6 +37,7 @@ from verifier._internal.algorithms import HASH_NAMES, hash_algorithm
 from verifier._internal.keyio import Encoding
 from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.pki.profile import (
+    MALFORMED_EXTENSION_ERRORS,
     TSA_KNOWN_CRITICAL_EXTENSIONS,
     ca_problem,
     is_ca,
@@ -61,8 +62,6 @@ MAX_TIMESTAMPS = DEFAULT_LIMITS.max_rfc3161_timestamps
 """Spec Step 2 item 1 / §5 row 13: more timestamps than this is rejected as input.too_large."""
 
 _DER = Encoding.DER
-_MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
-"""What cryptography raises when it decodes a certificate's extensions lazily and fails."""
 
 
 class VerifiedTimestamp(NamedTuple):
@@ -219,7 +218,7 @@ def _leaf_profile_problem(cert: x509.Certificate) -> Optional[str]:
     """Spec Step 2 item 6 for the TSA signing certificate; None when it conforms."""
     try:
         return _leaf_profile_unchecked(cert)
-    except _MALFORMED as exc:
+    except MALFORMED_EXTENSION_ERRORS as exc:
         return f"TSA signing certificate has malformed extensions: {exc}"
 
 
@@ -266,7 +265,7 @@ def _issuer_eku_problem(cert: x509.Certificate) -> Optional[str]:
         ekus = list(cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value)
     except x509.ExtensionNotFound:
         return None
-    except _MALFORMED as exc:
+    except MALFORMED_EXTENSION_ERRORS as exc:
         return f"{subject(cert)} has malformed extensions: {exc}"
     if ExtendedKeyUsageOID.TIME_STAMPING in ekus or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in ekus:
         return None
