@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from asn1crypto import tsp
 
 from verifier._internal.limits import DEFAULT_LIMITS
-from verifier._internal.tsa.parse import read_status
+from verifier._internal.tsa.parse import GRANTED, read_status
 from verifier.errors import Reason, ServiceError
 
 CONTENT_TYPE_QUERY = "application/timestamp-query"
@@ -57,12 +57,9 @@ def check_response(request: TimestampRequest, der: bytes) -> bytes:
         ServiceError: `tsa.request_failed` if not granted, malformed, or nonce/imprint differ.
     """
     try:
-        status = read_status(der)
-        if not status.granted:
-            text = status.status_strings
-            raise _failed(
-                f"the TSA refused the request: status {status.status}" + (f" ({'; '.join(text)})" if text else "")
-            )
+        status, text, _fail_info = read_status(der)
+        if status not in GRANTED:
+            raise _failed(f"the TSA refused the request: status {status}" + (f" ({'; '.join(text)})" if text else ""))
         response = tsp.TimeStampResp.load(der)
         token = response["time_stamp_token"]
         if token.native is None:

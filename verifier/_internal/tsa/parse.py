@@ -24,6 +24,7 @@ from verifier.errors import Reason, VerificationError
 
 __all__ = [
     "CHECK",
+    "GRANTED",
     "ResponseStatus",
     "TimestampToken",
     "matches_signer_id",
@@ -40,24 +41,16 @@ _OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 _OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 _OID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"
 _OID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
-_GRANTED = ("granted", "granted_with_mods")
+GRANTED = ("granted", "granted_with_mods")
+"""PKIStatus values that carry a token (asn1crypto's names for granted and grantedWithMods)."""
 _SIGNATURE_ALGOS = ("rsassa_pkcs1v15", "rsassa_pss", "ecdsa", "ed25519")
 
 
-class ResponseStatus(NamedTuple):
-    """The PKIStatusInfo of a TimeStampResp."""
-
-    status: str
-    """asn1crypto's name for PKIStatus: "granted", "granted_with_mods", "rejection", ..."""
-    status_strings: tuple[str, ...]
-    """The free-text statusString entries, in order (empty when absent)."""
-    fail_info: tuple[str, ...]
-    """PKIFailureInfo bit names, sorted (empty when absent)."""
-
-    @property
-    def granted(self) -> bool:
-        """True for granted and grantedWithMods: the only statuses that carry a token."""
-        return self.status in _GRANTED
+ResponseStatus = tuple[str, tuple[str, ...], tuple[str, ...]]
+"""(status, status_strings, fail_info) of a PKIStatusInfo: asn1crypto's PKIStatus name
+("granted", "rejection", ...), the statusString texts in order, the PKIFailureInfo bit names
+sorted. A plain tuple, not a NamedTuple: the class would cost every cold timestamped
+verification ~0.1 ms of import for three names."""
 
 
 class TimestampToken(NamedTuple):
@@ -88,30 +81,15 @@ class TimestampToken(NamedTuple):
     """(hash name, certHash) from signingCertificate(V2)."""
 
 
-class _SignatureAlgorithm(NamedTuple):
-    """The SignerInfo signature algorithm, reduced to what `tsa/verify.py` dispatches on."""
-
-    algo: str
-    hash: Optional[str]
-    pss_salt_length: Optional[int]
-    pss_mgf_hash: Optional[str]
-
-
-class _SignerId(NamedTuple):
-    """The SignerInfo `sid` choice."""
-
-    kind: str
-    issuer: Any
-    serial: Optional[int]
-    key_id: Optional[bytes]
-
-
-class _TstInfo(NamedTuple):
-    """The TSTInfo fields verification reads."""
-
-    gen_time: datetime
-    imprint_algorithm: str
-    hashed_message: bytes
+# Intermediate values inside the parse are plain tuples, unpacked at once by
+# `_parse_unchecked`: a NamedTuple class costs ~70 µs to create at import, which every cold
+# verification of a timestamped bundle would pay for names nobody outside this module reads.
+_SignatureAlgorithm = tuple[str, Optional[str], Optional[int], Optional[str]]
+"""(algo, hash named by the algorithm, PSS salt length, PSS MGF1 hash)."""
+_SignerId = tuple[str, Any, Optional[int], Optional[bytes]]
+"""(sid kind, issuer Name, serial, subject key identifier)."""
+_TstInfo = tuple[datetime, str, bytes]
+"""(genTime in UTC, imprint hash name, hashedMessage)."""
 
 
 class _NotAResponse(ValueError):
@@ -148,10 +126,10 @@ def _split_response(der: bytes) -> tuple[ResponseStatus, int]:
     if len(outer) not in (1, 2):
         raise _NotAResponse("TimeStampResp must have a status and at most a token")
     info = tsp.PKIStatusInfo.load(outer[0].dump(), strict=True)
-    status = ResponseStatus(
-        status=str(info["status"].native),
-        status_strings=tuple(info["status_string"].native or ()),
-        fail_info=tuple(sorted(info["fail_info"].native or ())),
+    status = (
+        str(info["status"].native),
+        tuple(info["status_string"].native or ()),
+        tuple(sorted(info["fail_info"].native or ())),
     )
     return status, len(outer)
 
@@ -163,16 +141,16 @@ def _check_granted(der: bytes) -> None:
         VerificationError: `tsa.invalid`.
     """
     try:
-        status, elements = _split_response(der)
+        (status, status_strings, fail_info), elements = _split_response(der)
     except _NotAResponse as exc:  # other decoding errors are mapped by parse_response
         raise tsa_error(Reason.TSA_INVALID, str(exc)) from exc
-    if not status.granted:
+    if status not in GRANTED:
         raise tsa_error(
             Reason.TSA_INVALID,
-            f"TimeStampResp status is {status.status!r}, not granted",
-            status=status.status,
-            status_string=list(status.status_strings) or None,
-            fail_info=list(status.fail_info),
+            f"TimeStampResp status is {status!r}, not granted",
+            status=status,
+            status_string=list(status_strings) or None,
+            fail_info=list(fail_info),
         )
     if elements != 2:
         raise tsa_error(Reason.TSA_INVALID, "granted TimeStampResp has no timeStampToken")
@@ -204,28 +182,28 @@ def _parse_unchecked(der: bytes) -> TimestampToken:
     _check_granted(der)
     signed_data = _signed_data(der)
     econtent = _econtent(signed_data)
-    tst = _tst_info(econtent)
+    gen_time, imprint_algorithm, hashed_message = _tst_info(econtent)
     signer_info = _signer_info(signed_data)
     digest_alg = _digest_algorithm(signer_info)
     signed_attrs, ess = _signed_attributes(signer_info, econtent, digest_alg)
-    sig_alg = _signature_algorithm(signer_info, digest_alg)
-    sid = _signer_id(signer_info)
+    signature_algo, signature_hash, pss_salt_length, pss_mgf_hash = _signature_algorithm(signer_info, digest_alg)
+    sid_kind, sid_issuer, sid_serial, sid_key_id = _signer_id(signer_info)
     return TimestampToken(
-        gen_time=tst.gen_time,
-        imprint_algorithm=tst.imprint_algorithm,
-        hashed_message=tst.hashed_message,
-        sid_kind=sid.kind,
-        sid_issuer=sid.issuer,
-        sid_serial=sid.serial,
-        sid_key_id=sid.key_id,
+        gen_time=gen_time,
+        imprint_algorithm=imprint_algorithm,
+        hashed_message=hashed_message,
+        sid_kind=sid_kind,
+        sid_issuer=sid_issuer,
+        sid_serial=sid_serial,
+        sid_key_id=sid_key_id,
         embedded=_embedded_certificates(signed_data),
         signed_attrs=signed_attrs,
         signature=bytes(signer_info["signature"].native),
         digest_algorithm=digest_alg,
-        signature_algo=sig_alg.algo,
-        signature_hash=sig_alg.hash,
-        pss_salt_length=sig_alg.pss_salt_length,
-        pss_mgf_hash=sig_alg.pss_mgf_hash,
+        signature_algo=signature_algo,
+        signature_hash=signature_hash,
+        pss_salt_length=pss_salt_length,
+        pss_mgf_hash=pss_mgf_hash,
         ess_cert_ids=ess,
     )
 
@@ -290,10 +268,10 @@ def _tst_info(econtent: bytes) -> _TstInfo:
     gen_time = tst_info["gen_time"].native
     if not isinstance(gen_time, datetime) or gen_time.tzinfo is None:
         raise tsa_error(Reason.TSA_INVALID, "genTime is not a UTC GeneralizedTime", gen_time=str(gen_time))
-    return _TstInfo(
-        gen_time=gen_time.astimezone(timezone.utc),
-        imprint_algorithm=str(imprint["hash_algorithm"]["algorithm"].native),
-        hashed_message=bytes(imprint["hashed_message"].native),
+    return (
+        gen_time.astimezone(timezone.utc),
+        str(imprint["hash_algorithm"]["algorithm"].native),
+        bytes(imprint["hashed_message"].native),
     )
 
 
@@ -449,17 +427,19 @@ def _signature_algorithm(signer_info: Any, digest_alg: str) -> _SignatureAlgorit
             f"unsupported CMS signature algorithm {algo_name!r}",
             signature_algorithm=sig_alg["algorithm"].dotted,
         )
+    result: _SignatureAlgorithm
     if algo == "rsassa_pss":
         result = _pss_parameters(sig_alg)
     elif algo != "ed25519" and algo_name not in ("rsassa_pkcs1v15", "rsa", "ecdsa", "ec"):
-        result = _SignatureAlgorithm(algo, sig_alg.hash_algo, None, None)
+        result = (algo, sig_alg.hash_algo, None, None)
     else:  # Ed25519 and bare key OIDs name no hash: the digest algorithm applies
-        result = _SignatureAlgorithm(algo, None, None, None)
-    if result.hash is not None and result.hash != digest_alg:
+        result = (algo, None, None, None)
+    signature_hash = result[1]
+    if signature_hash is not None and signature_hash != digest_alg:
         raise tsa_error(
-            Reason.TSA_WEAK_HASH if result.hash not in HASH_NAMES else Reason.TSA_INVALID,
+            Reason.TSA_WEAK_HASH if signature_hash not in HASH_NAMES else Reason.TSA_INVALID,
             "signature algorithm hash differs from the SignerInfo digest algorithm",
-            signature_hash=result.hash,
+            signature_hash=signature_hash,
             digest_algorithm=digest_alg,
         )
     return result
@@ -486,7 +466,7 @@ def _pss_parameters(sig_alg: Any) -> _SignatureAlgorithm:
     mgf = params["mask_gen_algorithm"]
     if mgf["algorithm"].native != "mgf1":
         raise tsa_error(Reason.TSA_INVALID, "RSA-PSS mask generation is not MGF1")
-    return _SignatureAlgorithm("rsassa_pss", hash_name, salt_length, mgf["parameters"]["algorithm"].native)
+    return ("rsassa_pss", hash_name, salt_length, mgf["parameters"]["algorithm"].native)
 
 
 # --------------------------------------------------------------------------- signer
@@ -496,8 +476,8 @@ def _signer_id(signer_info: Any) -> _SignerId:
     """The SignerInfo `sid`: issuer and serial number, or subject key identifier."""
     sid = signer_info["sid"]
     if sid.name == "issuer_and_serial_number":
-        return _SignerId(sid.name, sid.chosen["issuer"], int(sid.chosen["serial_number"].native), None)
-    return _SignerId(sid.name, None, None, bytes(sid.chosen.native))
+        return (sid.name, sid.chosen["issuer"], int(sid.chosen["serial_number"].native), None)
+    return (sid.name, None, None, bytes(sid.chosen.native))
 
 
 def _embedded_certificates(signed_data: Any) -> tuple[x509.Certificate, ...]:
