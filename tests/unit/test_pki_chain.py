@@ -132,3 +132,26 @@ def test_root_path_length_zero_forbids_an_intermediate() -> None:
     inter = _cert("int", INT_KEY, ("root", ROOT_KEY))
     leaf = _cert("leaf", LEAF_KEY, ("int", INT_KEY), leaf=True)
     _rejects(leaf, _ca(inter, root))
+
+
+def test_trusted_ca_with_an_unknown_critical_extension_issues_nothing() -> None:
+    """The shared CA profile (pki/profile.py) applies to Fulcio's trusted chains too."""
+    root = _cert("root", ROOT_KEY)
+    inter = (
+        x509.CertificateBuilder()
+        .subject_name(_name("int"))
+        .issuer_name(_name("root"))
+        .public_key(INT_KEY.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(T0)
+        .not_valid_after(T0 + dt.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), critical=True)
+        .sign(ROOT_KEY, hashes.SHA256())
+    )
+    leaf = _cert("leaf", LEAF_KEY, ("int", INT_KEY), leaf=True)
+    with pytest.raises(VerificationError) as info:
+        verify_chain_at(leaf, [_ca(inter, root)], AT)
+    assert info.value.reason is Reason.CERT_CHAIN_INVALID
+    assert "unknown critical extensions: 1.3.6.1.4.1.99999.1" in info.value.context["failures"][0]

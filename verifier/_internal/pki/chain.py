@@ -1,8 +1,9 @@
 """Fulcio certificate path validation at a verified time.
 
 The path is never built from the bundle: a leaf must be issued directly by the first
-certificate of a trusted-root CA chain. Each trusted chain (signatures, basicConstraints,
-keyUsage keyCertSign, path lengths) is checked once per process and cached, so verifying many
+certificate of a trusted-root CA chain. Each trusted chain (signatures, and the CA profile of
+`pki/profile.py`: basicConstraints, keyUsage keyCertSign, path lengths, no unknown critical
+extensions) is checked once per process and cached, so verifying many
 bundles costs one signature check per leaf; validity windows are checked at every verified
 time. cryptography's `x509.verification` re-verifies the whole chain on every call (about
 half of a warm verification) and its client profile wants clientAuth EKUs on Fulcio's CAs,
@@ -20,20 +21,17 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from verifier._internal.pki.profile import ca_problem, is_ca, subject, unknown_critical_extensions
 from verifier._internal.timefmt import iso
 from verifier.errors import Reason, VerificationError
 from verifier._internal.trustroot.model import CertificateAuthority
 
 _CHECK = "certificate.chain"
-_KNOWN_CRITICAL = {
-    x509.SubjectAlternativeName.oid,
-    x509.KeyUsage.oid,
-    x509.ExtendedKeyUsage.oid,
-    x509.BasicConstraints.oid,
-}
 
 
 class _CaChain(NamedTuple):
+    """A trusted-root CA chain after its once-per-process checks."""
+
     certs: tuple[x509.Certificate, ...]
     """Issuing CA first, trust anchor last."""
     problem: Optional[str]
@@ -42,31 +40,30 @@ class _CaChain(NamedTuple):
 
 @lru_cache(maxsize=64)
 def _checked_ca_chain(chain_der: tuple[bytes, ...]) -> _CaChain:
-    """Check a trusted-root CA chain once per process: each link signed by the next, CA
-    constraints, path lengths. This is the "verified intermediate link" every bundle reuses;
-    only the leaf's own link and the validity windows at each time are checked per bundle."""
+    """Check a trusted-root CA chain once per process: CA profile and each link signed by the next.
+
+    This is the "verified intermediate link" every bundle reuses; only the leaf's own link and
+    the validity windows at each time are checked per bundle.
+    """
     certs = tuple(x509.load_der_x509_certificate(der) for der in chain_der)
     for depth, cert in enumerate(certs):
-        try:
-            bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        except x509.ExtensionNotFound:
-            return _CaChain(certs, f"{cert.subject.rfc4514_string()} has no basicConstraints")
-        if not bc.ca:
-            return _CaChain(certs, f"{cert.subject.rfc4514_string()} is not a CA")
-        if bc.path_length is not None and bc.path_length < depth:
-            return _CaChain(certs, f"{cert.subject.rfc4514_string()} path length {bc.path_length} exceeded")
-        try:
-            ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-            if not ku.key_cert_sign:
-                return _CaChain(certs, f"{cert.subject.rfc4514_string()} may not sign certificates")
-        except x509.ExtensionNotFound:
-            return _CaChain(certs, f"{cert.subject.rfc4514_string()} has no keyUsage")
-        issuer = certs[depth + 1] if depth + 1 < len(certs) else cert  # the anchor signs itself
-        try:
-            cert.verify_directly_issued_by(issuer)
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            return _CaChain(certs, f"{cert.subject.rfc4514_string()} is not signed by {issuer.subject.rfc4514_string()} ({exc or type(exc).__name__})")
+        # Fulcio CAs must carry keyUsage (RFC 5280 §4.2.1.3 for CA certificates); the TSA
+        # profile, which only checks it when present, passes key_usage_required=False.
+        problem = ca_problem(cert, depth, key_usage_required=True)
+        if problem is None:
+            problem = _link_problem(cert, certs[depth + 1] if depth + 1 < len(certs) else cert)
+        if problem is not None:
+            return _CaChain(certs, problem)
     return _CaChain(certs, None)
+
+
+def _link_problem(cert: x509.Certificate, issuer: x509.Certificate) -> Optional[str]:
+    """Why `issuer` did not sign `cert` (the anchor is its own issuer), else None."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        return f"{subject(cert)} is not signed by {subject(issuer)} ({exc or type(exc).__name__})"
+    return None
 
 
 def check_leaf_profile(leaf: x509.Certificate) -> None:
@@ -76,12 +73,8 @@ def check_leaf_profile(leaf: x509.Certificate) -> None:
         VerificationError: cert.key_usage, cert.ext_key_usage, cert.chain_invalid.
     """
     exts = leaf.extensions
-    try:
-        bc = exts.get_extension_for_class(x509.BasicConstraints).value
-        if bc.ca:
-            raise VerificationError(Reason.CERT_CHAIN_INVALID, "signing certificate is a CA certificate", check=_CHECK)
-    except x509.ExtensionNotFound:
-        pass
+    if is_ca(leaf):
+        raise VerificationError(Reason.CERT_CHAIN_INVALID, "signing certificate is a CA certificate", check=_CHECK)
     try:
         ku = exts.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
@@ -99,13 +92,29 @@ def check_leaf_profile(leaf: x509.Certificate) -> None:
             Reason.CERT_EXT_KEY_USAGE, "signing certificate lacks the codeSigning extended key usage",
             check="certificate.profile",
         )
-    for ext in exts:
-        if ext.critical and ext.oid not in _KNOWN_CRITICAL:
-            raise VerificationError(
-                Reason.CERT_CHAIN_INVALID,
-                f"signing certificate has an unknown critical extension {ext.oid.dotted_string}",
-                check="certificate.profile",
-            )
+    unknown = unknown_critical_extensions(leaf)
+    if unknown:
+        raise VerificationError(
+            Reason.CERT_CHAIN_INVALID,
+            f"signing certificate has an unknown critical extension {unknown[0]}",
+            check="certificate.profile",
+        )
+
+
+def _issue_problem(leaf: x509.Certificate, chain: _CaChain, at: datetime) -> Optional[str]:
+    """Why this checked trusted chain did not issue `leaf` validly at `at`, else None."""
+    if chain.problem is not None:
+        return chain.problem
+    expired = [c for c in chain.certs if not (c.not_valid_before_utc <= at <= c.not_valid_after_utc)]
+    if expired:
+        return f"{subject(expired[0])} not valid at {iso(at)}"
+    if not (leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc):
+        return f"signing certificate not valid at {iso(at)}"
+    try:
+        leaf.verify_directly_issued_by(chain.certs[0])
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        return f"not issued by {subject(chain.certs[0])} ({exc or 'bad signature'})"
+    return None
 
 
 def verify_chain_at(
@@ -125,24 +134,11 @@ def verify_chain_at(
     candidates = [ca for ca in authorities if ca.valid_for.contains(at)]
     failures: list[str] = []
     for ca in candidates:
-        name = ca.subject_common_name or ca.uri
         chain = _checked_ca_chain(ca.chain_der)
-        if chain.problem is not None:
-            failures.append(f"{name}: {chain.problem}")
-            continue
-        expired = [c for c in chain.certs if not (c.not_valid_before_utc <= at <= c.not_valid_after_utc)]
-        if expired:
-            failures.append(f"{name}: {expired[0].subject.rfc4514_string()} not valid at {iso(at)}")
-            continue
-        if not (leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc):
-            failures.append(f"{name}: signing certificate not valid at {iso(at)}")
-            continue
-        try:
-            leaf.verify_directly_issued_by(chain.certs[0])
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            failures.append(f"{name}: not issued by {chain.certs[0].subject.rfc4514_string()} ({exc or 'bad signature'})")
-            continue
-        return (leaf, *chain.certs)
+        problem = _issue_problem(leaf, chain, at)
+        if problem is None:
+            return (leaf, *chain.certs)
+        failures.append(f"{ca.subject_common_name or ca.uri}: {problem}")
     raise VerificationError(
         Reason.CERT_CHAIN_INVALID,
         "signing certificate does not chain to a trusted Fulcio CA at the verified time",

@@ -3,7 +3,9 @@
 Owns the TimeStampReq (SHA-256 imprint, certReq, random nonce), the HTTP POST (stdlib urllib,
 imported only when a timestamp is requested so the sign path stays light), and the sanity
 checks on the reply: status granted, same nonce, same imprint. It does not verify the TSA's
-CMS signature or chain: that is the verifier's job against a trusted root (verifier/tsa.py).
+CMS signature or chain: that is the verifier's job against a trusted root
+(verifier/_internal/tsa/verify.py); the reply's status is read by the verifier's own
+`tsa.parse.read_status`, so both sides agree on what a refusal looks like.
 """
 
 from __future__ import annotations
@@ -12,18 +14,21 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from asn1crypto import core, tsp
+from asn1crypto import tsp
 
+from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.tsa.parse import GRANTED, read_status
 from verifier.errors import Reason, ServiceError
 
 CONTENT_TYPE_QUERY = "application/timestamp-query"
 CONTENT_TYPE_REPLY = "application/timestamp-reply"
-MAX_RESPONSE_BYTES = 1 << 20
 TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class TimestampRequest:
+    """A DER TimeStampReq and what its reply must echo."""
+
     der: bytes
     nonce: int
     imprint: bytes
@@ -52,10 +57,8 @@ def check_response(request: TimestampRequest, der: bytes) -> bytes:
         ServiceError: `tsa.request_failed` if not granted, malformed, or nonce/imprint differ.
     """
     try:
-        status_info = _status_info(der)
-        status = status_info["status"].native
-        if status not in ("granted", "granted_with_mods"):
-            text = status_info["status_string"].native
+        status, text, _fail_info = read_status(der)
+        if status not in GRANTED:
             raise _failed(f"the TSA refused the request: status {status}" + (f" ({'; '.join(text)})" if text else ""))
         response = tsp.TimeStampResp.load(der)
         token = response["time_stamp_token"]
@@ -77,19 +80,6 @@ def check_response(request: TimestampRequest, der: bytes) -> bytes:
     return der
 
 
-class _AnySequence(core.SequenceOf):  # type: ignore[misc]
-    _child_spec = core.Any
-
-
-def _status_info(der: bytes) -> tsp.PKIStatusInfo:
-    # A refusal carries no timeStampToken, which asn1crypto's TimeStampResp insists on; read
-    # the PKIStatusInfo (the first element) on its own so the refusal reason can be shown.
-    outer = _AnySequence.load(der)
-    if len(outer) < 1:
-        raise ValueError("empty TimeStampResp")
-    return tsp.PKIStatusInfo.load(outer[0].dump())
-
-
 def request_timestamp(url: str, data: bytes, *, timeout: float = TIMEOUT_SECONDS) -> bytes:
     """POST a TimeStampReq over `data` to `url`; returns the checked TimeStampResp DER.
 
@@ -102,6 +92,7 @@ def request_timestamp(url: str, data: bytes, *, timeout: float = TIMEOUT_SECONDS
     if not url.lower().startswith(("http://", "https://")):
         raise _failed(f"--tsa-url must be an http(s) URL, got {url!r}")
     request = build_request(data)
+    limit = DEFAULT_LIMITS.max_service_response_bytes
     http_request = urllib.request.Request(
         url,
         data=request.der,
@@ -110,18 +101,19 @@ def request_timestamp(url: str, data: bytes, *, timeout: float = TIMEOUT_SECONDS
     )
     try:
         with urllib.request.urlopen(http_request, timeout=timeout) as reply:  # noqa: S310 - scheme checked
-            body = reply.read(MAX_RESPONSE_BYTES + 1)
+            body = reply.read(limit + 1)
     except urllib.error.HTTPError as exc:
         raise _failed(f"the TSA at {url} answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise _failed(f"cannot reach the TSA at {url}: {reason}") from exc
-    if len(body) > MAX_RESPONSE_BYTES:
-        raise _failed(f"the TSA reply is larger than {MAX_RESPONSE_BYTES} bytes")
+    if len(body) > limit:
+        raise _failed(f"the TSA reply is larger than {limit} bytes")
     return check_response(request, body)
 
 
 def _failed(message: str) -> ServiceError:
+    """A `tsa.request_failed` ServiceError (exit 6)."""
     return ServiceError(Reason.TSA_REQUEST_FAILED, message)
 
 
