@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
@@ -41,7 +42,7 @@ def verify_over_data(
             raise _invalid(what, check) from exc
         return
     name = hash_name or key_hash_name(key) or "sha256"
-    _verify_ecdsa_or_rsa(key, signature, data, HASH_ALGORITHMS[name](), prehashed=False, what=what, check=check)
+    _verify_ecdsa_or_rsa(key, signature, bytes(data), HASH_ALGORITHMS[name](), prehashed=False, what=what, check=check)
 
 
 def verify_over_digest(
@@ -63,38 +64,48 @@ def verify_over_digest(
     algorithm = HASH_ALGORITHMS[hash_name]()
     if len(digest) != algorithm.digest_size:
         raise _invalid(what, check)
-    _verify_ecdsa_or_rsa(key, signature, digest, utils.Prehashed(algorithm), prehashed=True, what=what, check=check)
+    _verify_ecdsa_or_rsa(key, signature, digest, algorithm, prehashed=True, what=what, check=check)
 
 
 def _verify_ecdsa_or_rsa(
-    key: PublicKeyTypes, signature: bytes, data: bytes | memoryview, algorithm: object, *, prehashed: bool, what: str, check: str
+    key: PublicKeyTypes,
+    signature: bytes,
+    data: bytes,
+    algorithm: hashes.HashAlgorithm,
+    *,
+    prehashed: bool,
+    what: str,
+    check: str,
 ) -> None:
+    """ECDSA or RSA over `data`, which is the digest itself when `prehashed`."""
+    signed_with: hashes.HashAlgorithm | utils.Prehashed = utils.Prehashed(algorithm) if prehashed else algorithm
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             _require_der_ecdsa(signature, what, check)
-            key.verify(signature, data, ec.ECDSA(algorithm))  # type: ignore[arg-type]
+            key.verify(signature, data, ec.ECDSA(signed_with))
             return
         if isinstance(key, rsa.RSAPublicKey):
-            _verify_rsa(key, signature, data, algorithm, prehashed=prehashed)
+            _verify_rsa(key, signature, data, signed_with, algorithm)
             return
     except (InvalidSignature, UnsupportedAlgorithm, ValueError) as exc:
         raise _invalid(what, check) from exc
     raise VerificationError(Reason.ALGORITHM_UNSUPPORTED, f"{describe_key(key)} keys are not supported", check=check)
 
 
-def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, data: bytes | memoryview, algorithm: object, *, prehashed: bool) -> None:
+def _verify_rsa(
+    key: rsa.RSAPublicKey,
+    signature: bytes,
+    data: bytes,
+    signed_with: hashes.HashAlgorithm | utils.Prehashed,
+    hash_algorithm: hashes.HashAlgorithm,
+) -> None:
+    """A user key's RSA signature: PKCS#1 v1.5, or failing that PSS (a bundle does not say which)."""
     try:
-        key.verify(signature, data, padding.PKCS1v15(), algorithm)  # type: ignore[arg-type]
+        key.verify(signature, data, padding.PKCS1v15(), signed_with)
         return
     except InvalidSignature:
         pass
-    mgf_hash = algorithm._algorithm if prehashed else algorithm  # type: ignore[attr-defined]
-    key.verify(
-        signature,
-        data,
-        padding.PSS(mgf=padding.MGF1(mgf_hash), salt_length=padding.PSS.AUTO),  # type: ignore[arg-type]
-        algorithm,  # type: ignore[arg-type]
-    )
+    key.verify(signature, data, padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=padding.PSS.AUTO), signed_with)
 
 
 def _require_der_ecdsa(signature: bytes, what: str, check: str) -> None:

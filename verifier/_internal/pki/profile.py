@@ -68,7 +68,7 @@ def basic_constraints(cert: x509.Certificate) -> Optional[x509.BasicConstraints]
         ValueError: the extensions cannot be decoded (also DuplicateExtension).
     """
     try:
-        return cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         return None
 
@@ -134,7 +134,7 @@ def _ca_problem(
 def _key_cert_sign_problem(cert: x509.Certificate, key_usage_required: bool) -> Optional[str]:
     """Why keyUsage does not allow certificate signing, else None."""
     try:
-        ku = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return f"{subject(cert)} has no keyUsage" if key_usage_required else None
     if not ku.key_cert_sign:

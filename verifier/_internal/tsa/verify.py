@@ -227,7 +227,7 @@ def _leaf_profile_unchecked(cert: x509.Certificate) -> Optional[str]:
     if is_ca(cert):
         return "TSA signing certificate is a CA (basicConstraints CA=true)"
     try:
-        eku_ext = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE)
+        eku_ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
         return "TSA signing certificate has no extendedKeyUsage extension"
     if not eku_ext.critical:
@@ -238,7 +238,7 @@ def _leaf_profile_unchecked(cert: x509.Certificate) -> Optional[str]:
             o.dotted_string for o in ekus
         )
     try:
-        ku = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         ku = None
     if ku is not None and not (ku.digital_signature or ku.content_commitment):
@@ -262,7 +262,7 @@ def _issuer_profile_problem(cert: x509.Certificate, below: int) -> Optional[str]
 def _issuer_eku_problem(cert: x509.Certificate) -> Optional[str]:
     """An issuer's extendedKeyUsage, when present, must allow timeStamping or anyExtendedKeyUsage."""
     try:
-        ekus = list(cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value)
+        ekus = list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:
         return None
     except MALFORMED_EXTENSION_ERRORS as exc:
