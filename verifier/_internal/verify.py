@@ -512,7 +512,7 @@ def _step7_certificate(
                 check="certificate.sct",
             )
         return 0
-    from verifier._internal.pki.chain import check_leaf_profile, verify_chain_at
+    from verifier._internal.pki.chain import check_leaf_profile, verify_chain_at, verify_leaf_validity
     from verifier._internal.pki.sct import verify_embedded_scts
 
     leaf = material.leaf
@@ -523,14 +523,7 @@ def _step7_certificate(
             "a certificate can only be checked at a verified signing time, and there is none",
             check="time.threshold",
         )
-    for when, source in times:
-        if not (not_before <= when <= not_after):
-            raise VerificationError(
-                Reason.TIME_OUTSIDE_CERT_VALIDITY,
-                f"the signing certificate was not valid at the {source.kind} time {iso(when)}",
-                context={"time": iso(when), "source": source.source, "certificate_valid": f"{iso(not_before)} .. {iso(not_after)}"},
-                check="certificate.validity",
-            )
+    verify_leaf_validity(leaf, [(when, source.kind, source.source) for when, source in times])
     rec.ok("certificate.validity", f"certificate valid at every verified time ({iso(not_before)} .. {iso(not_after)})")
     check_leaf_profile(leaf)
     rec.ok("certificate.profile", "digitalSignature and codeSigning present, not a CA")

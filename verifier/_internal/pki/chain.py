@@ -67,7 +67,7 @@ def _link_problem(cert: x509.Certificate, issuer: x509.Certificate) -> Optional[
 
 
 def check_leaf_profile(leaf: x509.Certificate) -> None:
-    """Fulcio leaf rules (spec Step 4.3).
+    """Fulcio leaf rules (docs/verification.md §7.2).
 
     Raises:
         VerificationError: cert.key_usage, cert.ext_key_usage, cert.chain_invalid.
@@ -101,6 +101,25 @@ def check_leaf_profile(leaf: x509.Certificate) -> None:
         )
 
 
+def verify_leaf_validity(leaf: x509.Certificate, times: Sequence[tuple[datetime, str, str]]) -> None:
+    """The signing certificate is valid at every verified time (docs/verification.md §7.1).
+
+    `times` holds (time, kind, source) for each verified time.
+
+    Raises:
+        VerificationError: time.outside_certificate_validity.
+    """
+    not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    for when, kind, source in times:
+        if not (not_before <= when <= not_after):
+            raise VerificationError(
+                Reason.TIME_OUTSIDE_CERT_VALIDITY,
+                f"the signing certificate was not valid at the {kind} time {iso(when)}",
+                context={"time": iso(when), "source": source, "certificate_valid": f"{iso(not_before)} .. {iso(not_after)}"},
+                check="certificate.validity",
+            )
+
+
 def _issue_problem(leaf: x509.Certificate, chain: _CaChain, at: datetime) -> Optional[str]:
     """Why this checked trusted chain did not issue `leaf` validly at `at`, else None."""
     if chain.problem is not None:
@@ -108,8 +127,6 @@ def _issue_problem(leaf: x509.Certificate, chain: _CaChain, at: datetime) -> Opt
     expired = [c for c in chain.certs if not (c.not_valid_before_utc <= at <= c.not_valid_after_utc)]
     if expired:
         return f"{subject(expired[0])} not valid at {iso(at)}"
-    if not (leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc):
-        return f"signing certificate not valid at {iso(at)}"
     try:
         leaf.verify_directly_issued_by(chain.certs[0])
     except (ValueError, TypeError, InvalidSignature) as exc:
@@ -123,7 +140,8 @@ def verify_chain_at(
     """Validate leaf -> trusted intermediates -> trusted anchor at time `at`.
 
     Only trusted-root certificates are used; certificates shipped in a bundle never become
-    anchors or intermediates (spec §1.4).
+    anchors or intermediates (docs/verification.md §7.3). The leaf's own window is checked
+    once, for every verified time, by `verify_leaf_validity`, which the caller runs first.
 
     Returns:
         The validated chain, leaf first.

@@ -1,4 +1,4 @@
-"""RFC 3161 structure (spec §3 Step 2): a `TimeStampResp` DER blob into a typed `TimestampToken`.
+"""RFC 3161 structure (docs/verification.md §5): a `TimeStampResp` DER blob into a typed `TimestampToken`.
 
 Owns: the structural checks on a response (status granted, one CMS SignedData over a TSTInfo,
 one SignerInfo with consistent signed attributes and a supported signature algorithm) and the
