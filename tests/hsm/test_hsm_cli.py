@@ -338,6 +338,7 @@ def test_help_has_example(softhsm: Any, command: list[str]) -> None:
     assert "Example" in result.stdout
 
 
+@pytest.mark.loopback
 def test_tsa_timestamp(softhsm: Any, tmp_path: Path) -> None:
     tsa_support = pytest.importorskip("tests.support.tsa")
     import shutil
@@ -365,6 +366,7 @@ def test_tsa_timestamp(softhsm: Any, tmp_path: Path) -> None:
     assert request["cert_req"].native is True
 
 
+@pytest.mark.loopback
 def test_tsa_unreachable_is_reported(softhsm: Any) -> None:
     import socket
 

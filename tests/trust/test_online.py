@@ -6,9 +6,13 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.support.tuf_simulator import TufRepo, serve_directory
 from tests.trust.conftest import run_cli, store_digest
 from verifier._internal.trustroot import store
+
+pytestmark = pytest.mark.loopback  # TUF repositories served on 127.0.0.1
 
 
 def _init(repo: TufRepo, tmp_path: Path, url: str, *, root_version: int = 1) -> None:

@@ -495,6 +495,7 @@ def test_module_does_not_import_asn1crypto_eagerly() -> None:
 # ------------------------------------------------------------------------------- loopback TSA
 
 
+@pytest.mark.loopback
 def test_serve_tsa_round_trip(tsa: TimestampAuthority) -> None:
     import hashlib
     import urllib.request
