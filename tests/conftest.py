@@ -17,6 +17,7 @@ Subprocesses are unaffected: the guard lives in this Python process only.
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,7 +34,46 @@ CONFORMANCE_CASES = CONFORMANCE / "cases"
 import ssl  # noqa: E402,F401
 import socketserver  # noqa: E402,F401
 
+try:  # urllib3 (via sigstore-python, python-tuf) probes IPv6 with a socket at import time
+    import urllib3.util.connection  # noqa: E402,F401
+except ImportError:  # pragma: no cover
+    pass
+
 OPT_OUT_MARKERS = ("loopback", "network")
+
+
+# ------------------------------------------------------------------------------ fast loop
+
+FAST = os.environ.get("AIRSEAL_FAST_TESTS") == "1"
+"""Set by `scripts/test.sh --fast`: property tests run at most FAST_EXAMPLES examples each."""
+FAST_EXAMPLES = 25
+
+
+def _hypothesis_profiles() -> None:
+    try:
+        from hypothesis import settings
+    except ImportError:  # pragma: no cover
+        return
+    settings.register_profile("fast", max_examples=FAST_EXAMPLES, deadline=None)
+    if FAST:
+        settings.load_profile("fast")
+
+
+_hypothesis_profiles()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fast loop only: cap the example count of tests that set their own @settings (a profile
+    only changes defaults, and these tests name max_examples explicitly)."""
+    if not FAST:
+        return
+    from hypothesis import settings
+
+    for item in items:
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is not None and own.max_examples > FAST_EXAMPLES:
+            test._hypothesis_internal_use_settings = settings(own, max_examples=FAST_EXAMPLES)  # type: ignore[union-attr]
 
 
 def shared_or_skip(*parts: str) -> Path:

@@ -482,6 +482,7 @@ def test_trusted_material_is_cached(tsa: TimestampAuthority) -> None:
     assert tsa_mod._material.cache_info().hits > before
 
 
+@pytest.mark.subprocess  # the import set of a fresh interpreter
 def test_module_does_not_import_asn1crypto_eagerly() -> None:
     import subprocess
     import sys
