@@ -28,6 +28,7 @@ def _airseal_command() -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess  # upstream's runner drives the console script, one process per case
 def test_run_conformance_strict_passes_every_case() -> None:
     runner = shared_or_skip("conformance", "run-conformance")
     proc = subprocess.run(
@@ -95,6 +96,7 @@ def test_every_case_verifies_without_the_network(no_network: None, digest: bool,
     assert not wrong, wrong
 
 
+@pytest.mark.subprocess  # the import set of a fresh interpreter
 def test_verify_path_imports_no_network_or_tuf_code() -> None:
     code = (
         "import sys\n"
@@ -107,6 +109,7 @@ def test_verify_path_imports_no_network_or_tuf_code() -> None:
     assert out.stdout.strip() == "", f"verify path imported: {out.stdout.strip()}"
 
 
+@pytest.mark.subprocess  # the console script with a clean AIRSEAL_HOME, as a user runs it
 def test_default_trust_is_the_shipped_public_good_snapshot(tmp_path: Path) -> None:
     """Production-root cases need no --trusted-root: the embedded public-good root is used."""
     case = shared_or_skip("conformance", "cases", "happy-path-v0.3")

@@ -56,6 +56,8 @@ def _self_check_threads() -> list[threading.Thread]:
 
 
 @pytest.mark.softhsm
+@pytest.mark.subprocess  # the last three verifications run as a user's `airseal verify`
+@pytest.mark.slow
 def test_batch_of_200_all_verify_with_airseal_verify(softhsm: Any) -> None:
     from click.testing import CliRunner
 
@@ -77,7 +79,7 @@ def test_batch_of_200_all_verify_with_airseal_verify(softhsm: Any) -> None:
         assert verified.exit_code == 0, (path, verified.output)
     # ... and a few in a fresh process, exactly as a user runs it.
     for path in (paths[0], paths[BATCH // 2], paths[-1]):
-        _ok(softhsm.run("verify", "--key", str(pem), "--min-tlog-entries", "0", str(path)))
+        _ok(softhsm.spawn("verify", "--key", str(pem), "--min-tlog-entries", "0", str(path)))
 
 
 @pytest.mark.softhsm
@@ -183,14 +185,9 @@ def _mismatched_key(softhsm: Any, label: str) -> None:
 @pytest.mark.softhsm
 @pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "rsa-2048"])
-def test_sign_digests_verify_in_order(softhsm: Any, key_type: str, parallel: bool) -> None:
-    from hsm.keygen import generate_key
-    from hsm.token import open_token
-    from hsm.uri import parse_uri
-
-    uri = parse_uri(softhsm.uri(object="s"))
-    generate_key(open_token(uri, rw=True), uri, key_type)
-    signer = _signer(softhsm, "s")
+def test_sign_digests_verify_in_order(shared_softhsm: Any, key_type: str, parallel: bool) -> None:
+    shared_softhsm.key(key_type)  # signing only: one key per type for the module
+    signer = _signer(shared_softhsm, f"key-{key_type}")
     messages = [f"message {i}".encode() for i in range(40)]
     digests = [hashlib.new(signer.hash_name, m).digest() for m in messages]
     signatures = list(signer.sign_digests(iter(digests), signer.hash_name, parallel=parallel))

@@ -1,7 +1,11 @@
-"""`airseal sign` / `attest` / `hsm ...` end to end: a subprocess per command, real SoftHSM2.
+"""`airseal sign` / `attest` / `hsm ...` end to end against real SoftHSM2.
 
-Subprocesses because SoftHSM reads SOFTHSM2_CONF at C_Initialize and python-pkcs11 keeps a
-module initialized for the life of a process; a fresh process is also exactly what a user runs.
+Commands run in this process through the console entry (`softhsm.run`, see softhsm_support:
+every call starts from C_Initialize, so each sees its own store as a fresh process would).
+Where the process itself is the point (the PIN in any process output, a missing terminal,
+the cold-start import set) the command runs in a subprocess (`softhsm.spawn`, marker
+`subprocess`). Key types that only sign share one store per module (`shared_softhsm`), so
+RSA-3072/4096 keys are generated once.
 """
 
 from __future__ import annotations
@@ -59,15 +63,22 @@ def _artifact(softhsm: Any, name: str = "artifact.bin", data: bytes = b"airseal 
     return path
 
 
-@pytest.mark.parametrize("key_type", KEY_TYPES)
-def test_keygen_sign_pubkey(softhsm: Any, key_type: str) -> None:
-    gen = _ok(softhsm.run("hsm", "keygen", softhsm.uri(object=f"key-{key_type}"), "--type", key_type))
+def _slow_rsa(key_types: list[str]) -> list[Any]:
+    """RSA-3072/4096 keygen takes seconds on SoftHSM even once per module: `slow`."""
+    return [pytest.param(k, marks=pytest.mark.slow) if k in ("rsa-3072", "rsa-4096") else k for k in key_types]
+
+
+@pytest.mark.parametrize("key_type", _slow_rsa(KEY_TYPES))
+def test_keygen_sign_pubkey(shared_softhsm: Any, key_type: str) -> None:
+    softhsm = shared_softhsm
+    uri = softhsm.key(key_type)  # `hsm keygen` through the CLI, once per module and key type
+    gen = _ok(softhsm.keys[key_type])
     assert key_type in gen.stdout and "id=%" in gen.stdout
     artifact = _artifact(softhsm)
-    signed = _ok(softhsm.run("sign", "--key", softhsm.uri(object=f"key-{key_type}"), str(artifact)))
+    signed = _ok(softhsm.run("sign", "--key", uri, str(artifact)))
     assert_no_pin(signed)
     pem_path = softhsm.root / "key.pem"
-    _ok(softhsm.run("hsm", "pubkey", softhsm.uri(object=f"key-{key_type}"), "--out", str(pem_path)))
+    _ok(softhsm.run("hsm", "pubkey", uri, "--out", str(pem_path)))
     public = serialization.load_pem_public_key(pem_path.read_bytes())
 
     bundle = json.loads(Path(str(artifact) + ".sigstore.json").read_text())
@@ -83,7 +94,7 @@ def test_keygen_sign_pubkey(softhsm: Any, key_type: str) -> None:
     assert base64.b64decode(message["messageDigest"]["digest"]) == hashlib.new(hash_name, data).digest()
     _verify_host(public, key_type, base64.b64decode(message["signature"], validate=True), data)
 
-    stdout_pem = _ok(softhsm.run("hsm", "pubkey", softhsm.uri(object=f"key-{key_type}")))
+    stdout_pem = _ok(softhsm.run("hsm", "pubkey", uri))
     assert stdout_pem.stdout.encode() == pem_path.read_bytes()
 
 
@@ -118,11 +129,12 @@ def test_bundle_path_and_raw_signature(softhsm: Any) -> None:
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp files left
 
 
-def test_rsa_pss(softhsm: Any) -> None:
-    softhsm.keygen("pss", "rsa-2048")
+def test_rsa_pss(shared_softhsm: Any) -> None:
+    softhsm = shared_softhsm
+    uri = softhsm.key("rsa-2048")
     artifact = _artifact(softhsm)
-    _ok(softhsm.run("sign", "--rsa-pss", "--key", softhsm.uri(object="pss"), str(artifact)))
-    public = serialization.load_pem_public_key(_ok(softhsm.run("hsm", "pubkey", softhsm.uri(object="pss"))).stdout.encode())
+    _ok(softhsm.run("sign", "--rsa-pss", "--key", uri, str(artifact)))
+    public = serialization.load_pem_public_key(_ok(softhsm.run("hsm", "pubkey", uri)).stdout.encode())
     bundle = json.loads(Path(f"{artifact}.sigstore.json").read_text())
     _verify_host(public, "rsa-2048", base64.b64decode(bundle["messageSignature"]["signature"]), artifact.read_bytes(), pss=True)
 
@@ -172,12 +184,13 @@ def test_certificate_for_another_key_is_refused(softhsm: Any) -> None:
 
 
 @pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "rsa-2048", "ed25519"])
-def test_attest_dsse(softhsm: Any, key_type: str) -> None:
-    softhsm.keygen("att", key_type)
+def test_attest_dsse(shared_softhsm: Any, key_type: str) -> None:
+    softhsm = shared_softhsm
+    uri = softhsm.key(key_type)
     artifact = _artifact(softhsm, "app.tar.gz")
     predicate = softhsm.root / "predicate.json"
     predicate.write_text(json.dumps({"buildType": "test", "n": 1}))
-    _ok(softhsm.run("attest", "--key", softhsm.uri(object="att"), "--predicate", str(predicate),
+    _ok(softhsm.run("attest", "--key", uri, "--predicate", str(predicate),
                     "--predicate-type", "https://slsa.dev/provenance/v1", str(artifact)))
     bundle = json.loads(Path(f"{artifact}.sigstore.json").read_text())
     envelope = bundle["dsseEnvelope"]
@@ -190,7 +203,7 @@ def test_attest_dsse(softhsm: Any, key_type: str) -> None:
     assert statement["predicate"] == {"buildType": "test", "n": 1}
     assert len(envelope["signatures"]) == 1 and envelope["signatures"][0]["keyid"] == ""
     pae = b"DSSEv1 %d application/vnd.in-toto+json %d " % (len("application/vnd.in-toto+json"), len(payload)) + payload
-    public = serialization.load_pem_public_key(_ok(softhsm.run("hsm", "pubkey", softhsm.uri(object="att"))).stdout.encode())
+    public = serialization.load_pem_public_key(_ok(softhsm.run("hsm", "pubkey", uri)).stdout.encode())
     _verify_host(public, key_type, base64.b64decode(envelope["signatures"][0]["sig"]), pae)
 
 
@@ -215,18 +228,20 @@ def test_no_token_is_exit_5(softhsm: Any) -> None:
     _fails(softhsm.run("sign", "--key", "pkcs11:token=absent;object=k", str(_artifact(softhsm))), 5, "hsm.token_not_found")
 
 
+@pytest.mark.subprocess  # the PIN in the process's real output (fd 1 and 2, library messages included)
 def test_wrong_pin_is_exit_5_and_never_printed(softhsm: Any) -> None:
     softhsm.keygen("k", "ec-p256")
     wrong = "wrong-pin-31337"
-    result = _fails(softhsm.run("sign", "--key", softhsm.uri(object="k"), str(_artifact(softhsm)),
+    result = _fails(softhsm.spawn("sign", "--key", softhsm.uri(object="k"), str(_artifact(softhsm)),
                                 env={"AIRSEAL_PKCS11_PIN": wrong}), 5, "hsm.pin_incorrect")
     assert wrong not in result.stdout + result.stderr
     assert_no_pin(result)
 
 
+@pytest.mark.subprocess  # a real process whose stdin is /dev/null, not a stand-in stream
 def test_missing_pin_without_terminal(softhsm: Any) -> None:
     softhsm.keygen("k", "ec-p256")
-    result = _fails(softhsm.run("sign", "--key", softhsm.uri(object="k"), str(_artifact(softhsm)),
+    result = _fails(softhsm.spawn("sign", "--key", softhsm.uri(object="k"), str(_artifact(softhsm)),
                                 env={"AIRSEAL_PKCS11_PIN": None}), 5, "hsm.pin_missing")  # type: ignore[dict-item]
     assert "AIRSEAL_PKCS11_PIN" in result.stderr and "pin-source" in result.stderr
 
@@ -250,6 +265,8 @@ def test_bad_uri_is_one_line(softhsm: Any) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.subprocess  # each command in its own process: everything it writes to fd 1 and 2 is grepped
+@pytest.mark.slow
 def test_pin_never_in_any_output(softhsm: Any, tmp_path: Path) -> None:
     """Every command, including pin-value URIs and failures, with stdout and stderr grepped."""
     softhsm.keygen("k", "ec-p256")
@@ -260,17 +277,17 @@ def test_pin_never_in_any_output(softhsm: Any, tmp_path: Path) -> None:
     with_source = softhsm.uri(object="k", query=f"pin-source={pin_file}")
     no_env = {"AIRSEAL_PKCS11_PIN": None}
     runs = [
-        softhsm.run("sign", "--key", with_value, artifact, env=no_env),  # type: ignore[arg-type]
-        softhsm.run("sign", "--key", with_source, artifact, env=no_env),  # type: ignore[arg-type]
-        softhsm.run("hsm", "keys", with_value, env=no_env),  # type: ignore[arg-type]
-        softhsm.run("hsm", "keys", softhsm.uri()),
-        softhsm.run("hsm", "keys", softhsm.uri(), "--json"),
-        softhsm.run("hsm", "pubkey", with_value, env=no_env),  # type: ignore[arg-type]
-        softhsm.run("hsm", "tokens"),
-        softhsm.run("hsm", "keygen", softhsm.uri(object="k2", query=f"pin-value={softhsm.pin}"), "--type", "ec-p256", env=no_env),  # type: ignore[arg-type]
-        softhsm.run("sign", "--key", softhsm.uri(object="nope", query=f"pin-value={softhsm.pin}"), artifact, env=no_env),  # type: ignore[arg-type]
-        softhsm.run("sign", "--key", with_value + "&bogus=1", artifact, env=no_env),  # type: ignore[arg-type]
-        softhsm.run("sign", "--key", softhsm.uri(), artifact, env={"AIRSEAL_DEBUG": "1"}),
+        softhsm.spawn("sign", "--key", with_value, artifact, env=no_env),  # type: ignore[arg-type]
+        softhsm.spawn("sign", "--key", with_source, artifact, env=no_env),  # type: ignore[arg-type]
+        softhsm.spawn("hsm", "keys", with_value, env=no_env),  # type: ignore[arg-type]
+        softhsm.spawn("hsm", "keys", softhsm.uri()),
+        softhsm.spawn("hsm", "keys", softhsm.uri(), "--json"),
+        softhsm.spawn("hsm", "pubkey", with_value, env=no_env),  # type: ignore[arg-type]
+        softhsm.spawn("hsm", "tokens"),
+        softhsm.spawn("hsm", "keygen", softhsm.uri(object="k2", query=f"pin-value={softhsm.pin}"), "--type", "ec-p256", env=no_env),  # type: ignore[arg-type]
+        softhsm.spawn("sign", "--key", softhsm.uri(object="nope", query=f"pin-value={softhsm.pin}"), artifact, env=no_env),  # type: ignore[arg-type]
+        softhsm.spawn("sign", "--key", with_value + "&bogus=1", artifact, env=no_env),  # type: ignore[arg-type]
+        softhsm.spawn("sign", "--key", softhsm.uri(), artifact, env={"AIRSEAL_DEBUG": "1"}),
     ]
     for result in runs:
         assert_no_pin(result)
@@ -338,6 +355,7 @@ def test_help_has_example(softhsm: Any, command: list[str]) -> None:
     assert "Example" in result.stdout
 
 
+@pytest.mark.loopback
 def test_tsa_timestamp(softhsm: Any, tmp_path: Path) -> None:
     tsa_support = pytest.importorskip("tests.support.tsa")
     import shutil
@@ -365,6 +383,7 @@ def test_tsa_timestamp(softhsm: Any, tmp_path: Path) -> None:
     assert request["cert_req"].native is True
 
 
+@pytest.mark.loopback
 def test_tsa_unreachable_is_reported(softhsm: Any) -> None:
     import socket
 
@@ -377,6 +396,7 @@ def test_tsa_unreachable_is_reported(softhsm: Any) -> None:
     assert not Path(f"{artifact}.sigstore.json").exists()
 
 
+@pytest.mark.subprocess  # the import set of a fresh interpreter
 def test_sign_path_stays_light(softhsm: Any) -> None:
     """`airseal sign` must not import tuf or an HTTP client (cold start, offline promise)."""
     import subprocess

@@ -24,6 +24,8 @@ HAVE_PACKAGE = (INTEROP / "node_modules" / "@sigstore" / "verify" / "package.jso
 
 pytestmark = [
     pytest.mark.softhsm,
+    pytest.mark.subprocess,  # node runs sigstore-js; airseal itself runs in process
+    pytest.mark.slow,
     pytest.mark.skipif(NODE is None, reason="node is not installed (sigstore-js interop)"),
     pytest.mark.skipif(not HAVE_PACKAGE, reason="@sigstore/verify not installed: run `npm ci` in tests/hsm/interop"),
 ]
@@ -63,9 +65,9 @@ def _node(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("key_type", "kind", "extra"), CASES)
-def test_sigstore_js_verifies(softhsm: Any, key_type: str, kind: str, extra: list[str]) -> None:
-    uri = softhsm.uri(object="interop")
-    softhsm.keygen("interop", key_type)
+def test_sigstore_js_verifies(shared_softhsm: Any, key_type: str, kind: str, extra: list[str]) -> None:
+    softhsm = shared_softhsm  # signing only: one key per type for the module
+    uri = softhsm.key(key_type)
     artifact = softhsm.root / "artifact.txt"
     artifact.write_bytes(b"interop artifact\n" * 64)
     if kind == "message":

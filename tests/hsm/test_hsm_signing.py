@@ -203,6 +203,7 @@ def test_tsa_rejection_status() -> None:
         check_response(build_request(b"s"), refused)
 
 
+@pytest.mark.loopback
 def test_tsa_http_error(tmp_path: Path) -> None:
     from verifier._internal.signing.timestamp_client import request_timestamp
 

@@ -296,9 +296,8 @@ def test_self_check_catches_mismatched_public_key(softhsm: Any) -> None:
 
 
 @pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "rsa-2048", "ed25519"])
-def test_signatures_verify_on_host(softhsm: Any, key_type: str) -> None:
-    _keygen(softhsm, "s", key_type)
-    signer = _signer(softhsm, softhsm.uri(object="s"))
+def test_signatures_verify_on_host(shared_softhsm: Any, key_type: str) -> None:
+    signer = _signer(shared_softhsm, shared_softhsm.key(key_type))  # read-only: shared store
     public = signer.public_key()
     message = b"airseal in-process signing test"
     if key_type == "ed25519":
@@ -313,9 +312,8 @@ def test_signatures_verify_on_host(softhsm: Any, key_type: str) -> None:
         public.verify(signature, message, padding.PKCS1v15(), algorithm)
 
 
-def test_rsa_pss_parameters(softhsm: Any) -> None:
-    _keygen(softhsm, "pss", "rsa-2048")
-    signer = _signer(softhsm, softhsm.uri(object="pss"), rsa_pss=True)
+def test_rsa_pss_parameters(shared_softhsm: Any) -> None:
+    signer = _signer(shared_softhsm, shared_softhsm.key("rsa-2048"), rsa_pss=True)
     digest = hashlib.sha256(b"pss").digest()
     signature = signer.sign_digest(digest, "sha256")
     signer.public_key().verify(

@@ -24,6 +24,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.subprocess,  # peak RSS is only measurable in a child process
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss semantics checked on Linux only"),
 ]
 

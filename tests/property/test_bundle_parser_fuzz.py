@@ -9,6 +9,8 @@ bit in a security-relevant bytes field and requires a rejection.
 
 from __future__ import annotations
 
+import pytest
+
 import copy
 import json
 import os
@@ -21,6 +23,8 @@ from hypothesis import strategies as st
 
 from tests.support.virtual_sigstore import VirtualSigstore, b64, b64d
 from tests.verify._harness import ARTIFACT, Inv, run_inv
+
+pytestmark = [pytest.mark.slow]  # hypothesis-heavy: hundreds of examples over full verifications
 
 _CACHE: dict[str, Any] = {}
 _SCALE = max(1, int(os.environ.get("AIRSEAL_FUZZ_SCALE", "1")))

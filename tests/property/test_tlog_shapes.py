@@ -7,6 +7,8 @@ including the last leaf, power-of-two sizes and (via a fresh instance) a one-lea
 
 from __future__ import annotations
 
+import pytest
+
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from hypothesis import strategies as st
 
 from tests.support.virtual_sigstore import Faults, VirtualSigstore
 from tests.verify._harness import ARTIFACT, Inv, run_inv
+
+pytestmark = [pytest.mark.slow]  # hypothesis-heavy: builds and verifies whole logs per example
 
 _STATE: dict[str, Any] = {}
 

@@ -6,9 +6,13 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.support.tuf_simulator import TufRepo, serve_directory
 from tests.trust.conftest import run_cli, store_digest
 from verifier._internal.trustroot import store
+
+pytestmark = pytest.mark.loopback  # TUF repositories served on 127.0.0.1
 
 
 def _init(repo: TufRepo, tmp_path: Path, url: str, *, root_version: int = 1) -> None:
@@ -59,6 +63,7 @@ def test_update_with_url_override_and_older_roots_carried(repo: TufRepo, tmp_pat
     assert carried == ["1.root.json", "2.root.json", "3.root.json"]
 
 
+@pytest.mark.slow  # waits out the client's read limit on an endless response
 def test_endless_timestamp_over_http_is_cut_off(repo: TufRepo, tmp_path: Path, home: Path) -> None:
     with serve_directory(repo.out) as url:
         _init(repo, tmp_path, url)
@@ -71,6 +76,7 @@ def test_endless_timestamp_over_http_is_cut_off(repo: TufRepo, tmp_path: Path, h
     assert store_digest(home) == before
 
 
+@pytest.mark.slow  # about a second: several full refreshes over HTTP
 def test_rollback_over_http_is_refused(repo: TufRepo, tmp_path: Path, home: Path) -> None:
     old = repo.snapshot_copy(tmp_path / "old")
     repo.publish()

@@ -13,10 +13,10 @@ import pytest
 
 from tests.trust.conftest import run_cli
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.network, pytest.mark.skipif(
     os.environ.get("AIRSEAL_ONLINE_TESTS") != "1",
     reason="network test: set AIRSEAL_ONLINE_TESTS=1 to refresh from https://tuf-repo-cdn.sigstore.dev",
-)
+)]
 
 
 def test_update_export_import_against_the_real_cdn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,7 @@ PROD_TRUSTED_ROOT_SHA256 = "6494e21ea73fa7ee769f85f57d5a3e6a08725eae1e38c755fc35
 
 pytestmark = [
     pytest.mark.shared,
+    pytest.mark.slow,  # full TUF refreshes over the real Sigstore repository copies
     # Sigstore's older roots use the legacy key type name; securesystemslib says so on each check.
     pytest.mark.filterwarnings("ignore:keytype .ecdsa-sha2-nistp256. is deprecated:DeprecationWarning"),
 ]
@@ -128,6 +129,7 @@ def test_real_root_signatures_verify_with_installed_crypto_backend() -> None:
 
 
 @pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime is not installed")
+@pytest.mark.subprocess  # faketime moves the clock of a whole process
 def test_cli_subprocess_under_faketime(tmp_path: Path) -> None:
     prod = shared_tuf("sigstore-prod")
     older = shared_tuf("sigstore-prod-2025-11")

@@ -87,6 +87,7 @@ def test_damaged_store_is_reported_not_used(sim_trust: TufRepo) -> None:
     assert info.value.reason is Reason.TRUST_STORE_ERROR
 
 
+@pytest.mark.subprocess  # the import set of a fresh interpreter
 def test_store_module_stays_free_of_tuf_and_http() -> None:
     code = (
         "import sys\n"

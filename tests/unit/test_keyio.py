@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import REPO
@@ -18,6 +20,7 @@ def test_the_fast_names_are_cryptographys_public_objects() -> None:
     assert _keyio.PublicFormat is serialization.PublicFormat
 
 
+@pytest.mark.subprocess  # the import set of a fresh interpreter
 def test_verify_path_does_not_import_the_serialization_package() -> None:
     code = (
         "import sys\n"

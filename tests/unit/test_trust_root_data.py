@@ -46,6 +46,8 @@ def test_embedded_loader_reads_the_shipped_files() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+@pytest.mark.subprocess  # pip builds the real wheel
 def test_built_wheel_carries_the_trust_root_with_the_recorded_hashes(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],

@@ -483,6 +483,7 @@ def test_trusted_material_is_cached(tsa: TimestampAuthority) -> None:
     assert tsa_mod._material.cache_info().hits > before
 
 
+@pytest.mark.subprocess  # the import set of a fresh interpreter
 def test_module_does_not_import_asn1crypto_eagerly() -> None:
     import subprocess
     import sys
@@ -496,6 +497,7 @@ def test_module_does_not_import_asn1crypto_eagerly() -> None:
 # ------------------------------------------------------------------------------- loopback TSA
 
 
+@pytest.mark.loopback
 def test_serve_tsa_round_trip(tsa: TimestampAuthority) -> None:
     import hashlib
     import urllib.request

@@ -51,6 +51,7 @@ def test_every_option_is_in_the_click_command() -> None:
         assert set(option.flags) <= names
 
 
+@pytest.mark.subprocess  # the import set of a fresh interpreter
 def test_console_script_fast_path_does_not_import_click(tmp_path: object) -> None:
     code = (
         "import sys\n"
@@ -63,6 +64,7 @@ def test_console_script_fast_path_does_not_import_click(tmp_path: object) -> Non
     assert out.stdout.split() == ["exit", "3", "False"], out.stdout + out.stderr
 
 
+@pytest.mark.subprocess  # the real console fast path, exit status included
 def test_contradictory_options_are_usage_errors_on_the_fast_path() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "verifier", "verify", "--key", "k.pem", "--certificate-identity", "x", "a.txt"],
