@@ -26,6 +26,10 @@ from tests.hsm.tokens_support import (
 
 pkcs11 = pytest.importorskip("pkcs11")
 
+# swtpm listens on loopback TCP (the fixture probes for a free port), and starting the
+# daemons takes a fraction of a second each.
+pytestmark = [pytest.mark.loopback, pytest.mark.slow]
+
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
 from pkcs11 import Attribute, KeyType, Mechanism  # noqa: E402
