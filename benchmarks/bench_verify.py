@@ -517,7 +517,7 @@ def print_profile(title: str, prof: dict[str, Any], top: int = 10) -> None:
     for name, (depth, s, c) in sorted(mods.items(), key=lambda kv: -kv[1][2])[:top]:
         print(f"    {c / 1000:7.1f} ms cum {s / 1000:6.1f} ms self  {'  ' * depth}{name}")
     print(f"  top {top} by self time:")
-    for name, (depth, s, c) in sorted(mods.items(), key=lambda kv: -kv[1][1])[:top]:
+    for name, (_depth, s, c) in sorted(mods.items(), key=lambda kv: -kv[1][1])[:top]:
         print(f"    {s / 1000:7.1f} ms self {c / 1000:6.1f} ms cum  {name}")
     print(f"  top {top} by package (sum of self times):")
     for pkg, s in sorted(prof["packages"].items(), key=lambda kv: -kv[1])[:top]:
@@ -557,7 +557,7 @@ def machine_line() -> str:
         from importlib.metadata import version
 
         sig = version("sigstore")
-    except Exception:  # noqa: BLE001 - informational only
+    except Exception:
         sig = "?"
     return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, "
             f"nproc {os.cpu_count()}, {platform.platform()}; Python {platform.python_version()}; "

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -31,11 +32,11 @@ CONFORMANCE_CASES = CONFORMANCE / "cases"
 
 # Imported before any test can patch socket.socket: these modules subclass or capture it at
 # import time, and must see the real class (the guard subclass below is also inert when off).
-import ssl  # noqa: E402,F401
 import socketserver  # noqa: E402,F401
+import ssl  # noqa: E402,F401
 
 try:  # urllib3 (via sigstore-python, python-tuf) probes IPv6 with a socket at import time
-    import urllib3.util.connection  # noqa: E402,F401
+    import urllib3.util.connection  # noqa: F401
 except ImportError:  # pragma: no cover
     pass
 

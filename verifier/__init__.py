@@ -61,7 +61,35 @@ _EXPORTS: dict[str, str] = {
     "VerificationError": "verifier.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "DEFAULT_LIMITS",
+    "AirsealError",
+    "ArtifactInput",
+    "Bundle",
+    "CheckResult",
+    "HsmError",
+    "Identity",
+    "InputError",
+    "Limits",
+    "Reason",
+    "ServiceError",
+    "Threshold",
+    "TimeSource",
+    "TlogEvidence",
+    "TrustRootError",
+    "TrustedKey",
+    "TrustedRoot",
+    "VerificationError",
+    "VerificationPolicy",
+    "VerificationResult",
+    "VerifiedSigner",
+    "__version__",
+    "load_bundle",
+    "load_pem_public_key",
+    "load_trusted_root",
+    "parse_artifact_argument",
+    "verify_bundle",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,15 +9,15 @@ bit in a security-relevant bytes field and requires a rejection.
 
 from __future__ import annotations
 
-import pytest
-
 import copy
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -98,7 +98,7 @@ def _mutate(data: st.DataObject, bundle: dict[str, Any]) -> str | dict[str, Any]
         path = data.draw(st.sampled_from(paths[1:]), label="path")
         _get(b, path[:-1])[path[-1]] = data.draw(json_values, label="value")
     elif kind == "delete":
-        candidates = [p for p in paths[1:]]
+        candidates = list(paths[1:])
         path = data.draw(st.sampled_from(candidates), label="path")
         del _get(b, path[:-1])[path[-1]]
     elif kind == "insert":

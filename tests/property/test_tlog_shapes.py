@@ -7,12 +7,11 @@ including the last leaf, power-of-two sizes and (via a fresh instance) a one-lea
 
 from __future__ import annotations
 
-import pytest
-
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

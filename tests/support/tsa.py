@@ -33,9 +33,10 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -151,7 +152,7 @@ class TimestampAuthority:
         root_not_after: _dt.datetime = _DEFAULT_NOT_AFTER,
         intermediate_eku: Optional[Sequence[x509.ObjectIdentifier]] = (ExtendedKeyUsageOID.TIME_STAMPING,),
         engine: Optional[str] = None,
-    ) -> "TimestampAuthority":
+    ) -> TimestampAuthority:
         """Mint a TSA. Defaults give a conforming leaf (EKU = critical timeStamping only).
 
         Args:
@@ -274,7 +275,7 @@ class TimestampAuthority:
         tsa._write_files()
         return tsa
 
-    def untrusted_twin(self, workdir: Optional[Path] = None, **overrides: Any) -> "TimestampAuthority":
+    def untrusted_twin(self, workdir: Optional[Path] = None, **overrides: Any) -> TimestampAuthority:
         """A second, independent TSA with the same names and URI but its own keys: not in any root."""
         options: dict[str, Any] = {
             "organization": self.organization,
@@ -289,7 +290,7 @@ class TimestampAuthority:
             atexit.register(shutil.rmtree, workdir, True)
         return TimestampAuthority.create(workdir, **options)
 
-    def sibling(self, workdir: Optional[Path] = None) -> "TimestampAuthority":
+    def sibling(self, workdir: Optional[Path] = None) -> TimestampAuthority:
         """Another conforming TSA leaf (new key, same subject) issued by this TSA's CA.
 
         It chains to the same trusted root, but is not the leaf the trusted root pins.
@@ -697,7 +698,7 @@ def serve_tsa(
     server_info = TsaServer(url="", authority=authority)
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != path:
                 self.send_error(404)
                 return
@@ -719,7 +720,7 @@ def serve_tsa(
             self.end_headers()
             self.wfile.write(answer)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

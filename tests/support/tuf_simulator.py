@@ -20,9 +20,9 @@ import functools
 import hashlib
 import shutil
 import threading
+from collections.abc import Iterable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import (
@@ -248,7 +248,7 @@ class TufRepo:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -257,7 +257,7 @@ class _EndlessHandler(_QuietHandler):
 
     endless_path = "/timestamp.json"
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path != self.endless_path:
             super().do_GET()
             return

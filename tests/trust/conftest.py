@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from click.testing import CliRunner, Result
 
 from tests.support.tuf_simulator import TufRepo
-from verifier.cli.app import main
 from verifier._internal.trustroot.embedded import embedded_trusted_root_bytes
+from verifier.cli.app import main
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SHARED_TUF = Path(__file__).resolve().parents[2] / ".." / "shared" / "tuf"

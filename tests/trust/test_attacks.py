@@ -11,8 +11,8 @@ import datetime as dt
 import json
 import os
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from securesystemslib.signer import CryptoSigner

@@ -12,12 +12,11 @@ from tuf.api import exceptions as tuf_exc
 
 from tests.support.tuf_simulator import TufRepo
 from tests.trust.conftest import run_cli, store_digest
-from verifier.errors import Reason, TrustRootError
-from verifier._internal.trustroot import store
-from verifier._internal.refresh import updater as refresh
+from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.refresh import media as _media
 from verifier._internal.refresh.fetcher import MediaFetcher
-from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.trustroot import store
+from verifier.errors import Reason, TrustRootError
 
 
 def _tar(out: Path, members: dict[str, bytes], *, extra: list[tarfile.TarInfo] = ()) -> Path:  # type: ignore[assignment]

@@ -19,10 +19,10 @@ from tuf.api import exceptions as tuf_exc
 from tuf.api.metadata import Metadata, Root
 
 from tests.trust.conftest import PROD_WINDOW, REPO_DIR, run_cli, shared_tuf, store_digest
-from verifier.errors import Reason, TrustRootError
-from verifier._internal.trustroot import store
 from verifier._internal.refresh import updater as refresh
 from verifier._internal.refresh.pack import export_pack
+from verifier._internal.trustroot import store
+from verifier.errors import Reason, TrustRootError
 
 PROD_TRUSTED_ROOT_SHA256 = "6494e21ea73fa7ee769f85f57d5a3e6a08725eae1e38c755fc3517c9e6bc0b66"
 

@@ -14,9 +14,9 @@ import pytest
 
 from tests.support.tuf_simulator import TufRepo
 from tests.trust.conftest import REPO_DIR, run_cli, store_digest
-from verifier.errors import Reason, TrustRootError
-from verifier._internal.trustroot import embedded, store
 from verifier._internal.refresh import updater as refresh
+from verifier._internal.trustroot import embedded, store
+from verifier.errors import Reason, TrustRootError
 
 
 def test_home_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ from tuf.ngclient import Updater
 
 from tests.support.tuf_simulator import TufRepo
 from tests.trust.conftest import run_cli
-from verifier.errors import Reason, TrustRootError
-from verifier._internal.trustroot import store
 from verifier._internal.refresh import updater as refresh
+from verifier._internal.trustroot import store
+from verifier.errors import Reason, TrustRootError
 
 DAY = dt.timedelta(days=1)
 

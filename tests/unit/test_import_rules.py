@@ -22,31 +22,31 @@ import pytest
 
 from tests.conftest import REPO
 
-I = "verifier._internal."
+P = "verifier._internal."
 LAYERS: list[tuple[str, ...]] = [
     (
         "verifier.errors",
-        I + "limits",
-        I + "encoding",
-        I + "timefmt",
-        I + "algorithms",
-        I + "keyio",
-        I + "atomic",
+        P + "limits",
+        P + "encoding",
+        P + "timefmt",
+        P + "algorithms",
+        P + "keyio",
+        P + "atomic",
     ),
-    (I + "bundle", I + "trustroot.model", I + "trustroot.load", I + "trustroot.embedded", I + "intoto", I + "evidence"),
+    (P + "bundle", P + "trustroot.model", P + "trustroot.load", P + "trustroot.embedded", P + "intoto", P + "evidence"),
     (
         "verifier",
-        I + "crypto",
-        I + "artifact",
-        I + "identity",
-        I + "policy",
-        I + "result",
-        I + "tlog",
-        I + "pki",
-        I + "tsa",
-        I + "verify",
+        P + "crypto",
+        P + "artifact",
+        P + "identity",
+        P + "policy",
+        P + "result",
+        P + "tlog",
+        P + "pki",
+        P + "tsa",
+        P + "verify",
     ),
-    (I + "trustroot.store", I + "refresh", I + "signing", I + "gate"),
+    (P + "trustroot.store", P + "refresh", P + "signing", P + "gate"),
     ("verifier.cli", "verifier.__main__"),
 ]
 
@@ -88,9 +88,9 @@ def _layer(module: str) -> int | None:
     best: tuple[int, int] | None = None
     for index, prefixes in enumerate(LAYERS):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[1]:
-                    best = (index, len(prefix))
+            matches = module == prefix or module.startswith(prefix + ".")
+            if matches and (best is None or len(prefix) > best[1]):
+                best = (index, len(prefix))
     return None if best is None else best[0]
 
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import REPO

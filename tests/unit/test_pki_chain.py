@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from verifier.errors import Reason, VerificationError
 from verifier._internal.pki.chain import check_leaf_profile, verify_chain_at
 from verifier._internal.trustroot.model import CertificateAuthority, ValidityPeriod
+from verifier.errors import Reason, VerificationError
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)

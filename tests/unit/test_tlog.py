@@ -10,12 +10,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from verifier._internal.algorithms import signed_note_key_id
 from verifier._internal.timefmt import parse_rfc3339
-from verifier.errors import Reason, VerificationError
 from verifier._internal.tlog.checkpoint import parse_signed_note, verify_checkpoint
 from verifier._internal.tlog.merkle import leaf_hash, node_hash, verify_inclusion
-from verifier._internal.algorithms import signed_note_key_id
 from verifier._internal.trustroot.model import TransparencyLog, ValidityPeriod
+from verifier.errors import Reason, VerificationError
 
 A, B = leaf_hash(b"a"), leaf_hash(b"b")
 ROOT_AB = node_hash(A, B)

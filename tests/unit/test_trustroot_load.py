@@ -6,7 +6,8 @@ import base64
 import copy
 import hashlib
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -15,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO
-from verifier.errors import InputError, Reason
 from verifier._internal.algorithms import signed_note_key_id
 from verifier._internal.trustroot.load import load_trusted_root
+from verifier.errors import InputError, Reason
 
 PUBLIC_GOOD = (REPO / "trust-root" / "public-good" / "trusted_root.json").read_bytes()
 STAGING = (REPO / "trust-root" / "staging" / "trusted_root.json").read_bytes()

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from tests.support.tsa import TimestampAuthority, entry_to_certificate_authority, serve_tsa
 from verifier._internal.timefmt import iso
 from verifier._internal.tsa import verify as tsa_mod
-from verifier.errors import InputError, Reason, VerificationError
 from verifier._internal.tsa.verify import MAX_TIMESTAMPS, VerifiedTimestamp, verify_signed_timestamp, verify_timestamps
+from verifier.errors import InputError, Reason, VerificationError
 
 pytestmark = pytest.mark.skipif(
     shutil.which("openssl") is None or shutil.which("faketime") is None,
@@ -515,7 +515,7 @@ def test_serve_tsa_round_trip(tsa: TimestampAuthority) -> None:
         request = urllib.request.Request(
             server.url, data=query, headers={"Content-Type": "application/timestamp-query"}, method="POST"
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback test server
+        with urllib.request.urlopen(request, timeout=10) as response:
             assert response.headers["Content-Type"] == "application/timestamp-reply"
             der = response.read()
         assert server.requests == [query]

@@ -9,8 +9,8 @@ import click
 import pytest
 
 from tests.conftest import REPO
-from verifier.cli.verify_click import verify
 from verifier.cli.verify import OPTIONS, parse_args
+from verifier.cli.verify_click import verify
 
 ARGVS = [
     ["a.txt", "--key", "k.pem"],

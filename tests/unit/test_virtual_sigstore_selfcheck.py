@@ -131,9 +131,10 @@ def test_v1_entry_set_and_proof(vs: VirtualSigstore) -> None:
     assert _b(e["logId"]["keyId"]) == hashlib.sha256(spki).digest()
     body = _b(e["canonicalizedBody"])
     _check_entry_proof(e, body, spki, v2=False)
+    body_b64, log_id_hex = e["canonicalizedBody"], _b(e["logId"]["keyId"]).hex()
     payload = (
-        '{"body":"%s","integratedTime":%d,"logID":"%s","logIndex":%d}'
-        % (e["canonicalizedBody"], int(e["integratedTime"]), _b(e["logId"]["keyId"]).hex(), int(e["logIndex"]))
+        f'{{"body":"{body_b64}","integratedTime":{int(e["integratedTime"])},'
+        f'"logID":"{log_id_hex}","logIndex":{int(e["logIndex"])}}}'
     ).encode()
     key = serialization.load_der_public_key(spki)
     key.verify(_b(e["inclusionPromise"]["signedEntryTimestamp"]), payload, ec.ECDSA(hashes.SHA256()))

@@ -12,7 +12,8 @@ import hashlib
 import mmap
 import os
 import re
-from typing import Iterable, NamedTuple, Optional
+from collections.abc import Iterable
+from typing import NamedTuple, Optional
 
 from verifier._internal.algorithms import DIGEST_SIZES
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
@@ -52,11 +53,11 @@ def parse_artifact_argument(arg: str) -> ArtifactInput:
     return ArtifactInput(path=arg)
 
 
-def _unreadable(path: "str | os.PathLike[str]", exc: OSError) -> InputError:
+def _unreadable(path: str | os.PathLike[str], exc: OSError) -> InputError:
     return InputError(Reason.ARTIFACT_UNREADABLE, f"cannot read artifact {str(path)[:200]!r}: {exc.strerror or exc}")
 
 
-def hash_file(path: "str | os.PathLike[str]", names: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
+def hash_file(path: str | os.PathLike[str], names: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
     """Hash a file once with each named algorithm, a chunk at a time.
 
     Raises:
@@ -86,7 +87,7 @@ def artifact_digests(artifact: ArtifactInput, names: Iterable[str]) -> dict[str,
     return {name: digest}
 
 
-def map_artifact(path: str) -> "mmap.mmap | bytes":
+def map_artifact(path: str) -> mmap.mmap | bytes:
     """Whole-message access for verifying Ed25519, which cannot be prehashed: mapped, not copied.
 
     Raises:
@@ -101,7 +102,7 @@ def map_artifact(path: str) -> "mmap.mmap | bytes":
         raise _unreadable(path, exc) from exc
 
 
-def read_whole(path: "str | os.PathLike[str]", hash_name: str, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, bytes]:
+def read_whole(path: str | os.PathLike[str], hash_name: str, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, bytes]:
     """(digest, whole content) of a file, for signers that sign the whole message (Ed25519).
 
     Raises:

@@ -6,7 +6,8 @@ One home for what `attest` writes and what verification (and the gate) read. Pur
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, NamedTuple, Optional
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Optional
 
 from verifier._internal.algorithms import HASH_NAMES
 from verifier._internal.limits import DEFAULT_LIMITS, Limits

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from verifier.cli.common import JSON_SCHEMA_VERSION, emit_json, run_guarded, warn
 from verifier._internal.limits import DEFAULT_LIMITS
+from verifier.cli.common import JSON_SCHEMA_VERSION, emit_json, run_guarded, warn
 from verifier.errors import Reason, TrustRootError
 
 DEFAULT_TRUST = "public-good"
@@ -170,8 +170,8 @@ def init_cmd(name: str, root_file: Path, url: str | None, grace_days: int, stale
     """
 
     def body() -> None:
-        from verifier._internal.trustroot import store
         from verifier._internal.refresh import updater as refresh
+        from verifier._internal.trustroot import store
 
         store.check_name(name)
         if store.is_builtin(name):
@@ -217,7 +217,7 @@ def config_cmd(name: str, url: str | None, grace_days: int | None, stale_warning
     """
 
     def body() -> None:
-        
+
         from verifier._internal.trustroot import store
 
         config = store.load_config(name)

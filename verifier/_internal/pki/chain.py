@@ -13,9 +13,10 @@ codeSigning, not a CA, no unknown critical extensions) is checked in `check_leaf
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -23,8 +24,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from verifier._internal.pki.profile import ca_problem, is_ca, subject, unknown_critical_extensions
 from verifier._internal.timefmt import iso
-from verifier.errors import Reason, VerificationError
 from verifier._internal.trustroot.model import CertificateAuthority
+from verifier.errors import Reason, VerificationError
 
 _CHECK = "certificate.chain"
 

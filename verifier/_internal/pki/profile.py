@@ -9,7 +9,8 @@ returned problem text into their own reason code (`cert.chain_invalid`, `tsa.unt
 
 from __future__ import annotations
 
-from typing import AbstractSet, Optional
+from collections.abc import Set
+from typing import Optional
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
@@ -84,7 +85,7 @@ def is_ca(cert: x509.Certificate) -> bool:
 
 
 def unknown_critical_extensions(
-    cert: x509.Certificate, known: AbstractSet[ObjectIdentifier] = KNOWN_CRITICAL_EXTENSIONS
+    cert: x509.Certificate, known: Set[ObjectIdentifier] = KNOWN_CRITICAL_EXTENSIONS
 ) -> list[str]:
     """Dotted OIDs of the critical extensions of `cert` that are not in `known`.
 
@@ -99,7 +100,7 @@ def ca_problem(
     depth: int,
     *,
     key_usage_required: bool = True,
-    known_critical: AbstractSet[ObjectIdentifier] = KNOWN_CRITICAL_EXTENSIONS,
+    known_critical: Set[ObjectIdentifier] = KNOWN_CRITICAL_EXTENSIONS,
 ) -> Optional[str]:
     """Why `cert` may not issue with `depth` CA certificates below it in the path, else None.
 
@@ -112,7 +113,7 @@ def ca_problem(
 
 
 def _ca_problem(
-    cert: x509.Certificate, depth: int, key_usage_required: bool, known_critical: AbstractSet[ObjectIdentifier]
+    cert: x509.Certificate, depth: int, key_usage_required: bool, known_critical: Set[ObjectIdentifier]
 ) -> Optional[str]:
     """`ca_problem` without the mapping of decoding errors."""
     bc = basic_constraints(cert)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from cryptography import x509
-from verifier._internal.keyio import spki_der
 
-from verifier._internal.timefmt import iso
 from verifier._internal.crypto import verify_over_data
-from verifier.errors import Reason, VerificationError
+from verifier._internal.keyio import spki_der
+from verifier._internal.timefmt import iso
 from verifier._internal.trustroot.model import TransparencyLog
+from verifier.errors import Reason, VerificationError
 
 _EPOCH = datetime(1970, 1, 1)
 _CHECK = "certificate.sct"

@@ -15,7 +15,7 @@ error raised here of our own is the refusal of a URL that is not on the media.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import unquote
 
 from tuf.api import exceptions as tuf_exc

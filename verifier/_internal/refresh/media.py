@@ -20,8 +20,8 @@ import re
 import stat
 import tarfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier.errors import Reason, TrustRootError

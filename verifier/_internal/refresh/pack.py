@@ -121,16 +121,15 @@ def write_pack(out: Path, files: dict[str, bytes], manifest_extra: dict[str, Any
     mtime = int(_dt.datetime.now(_dt.timezone.utc).timestamp())
     out_dir = out.resolve().parent
     try:
-        with atomic_file(out_dir / out.name) as raw:
-            with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-                for rel in sorted(entries):
-                    data = entries[rel]
-                    info = tarfile.TarInfo(rel)
-                    info.size = len(data)
-                    info.mode = 0o644
-                    info.mtime = mtime
-                    info.type = tarfile.REGTYPE
-                    tar.addfile(info, io.BytesIO(data))
+        with atomic_file(out_dir / out.name) as raw, tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+            for rel in sorted(entries):
+                data = entries[rel]
+                info = tarfile.TarInfo(rel)
+                info.size = len(data)
+                info.mode = 0o644
+                info.mtime = mtime
+                info.type = tarfile.REGTYPE
+                tar.addfile(info, io.BytesIO(data))
     except OSError as exc:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot write {out}: {exc}") from exc
     return manifest

@@ -33,12 +33,12 @@ class Signer(Protocol):
     def sign_message(self, message: bytes) -> bytes: ...
 
 
-def digest_artifact(path: "str | os.PathLike[str]", hash_name: str) -> ArtifactDigest:
+def digest_artifact(path: str | os.PathLike[str], hash_name: str) -> ArtifactDigest:
     """One digest of a file, streaming. Raises InputError(artifact.unreadable)."""
     return ArtifactDigest(hash_name, hash_file(path, (hash_name,))[hash_name])
 
 
-def sign_artifact(signer: Signer, path: "str | os.PathLike[str]") -> tuple[ArtifactDigest, bytes]:
+def sign_artifact(signer: Signer, path: str | os.PathLike[str]) -> tuple[ArtifactDigest, bytes]:
     """Hash `path` on the host and sign it: the digest, or the whole file for Ed25519.
 
     The bundle's messageDigest is SHA-256 for Ed25519 (informational: the signature covers

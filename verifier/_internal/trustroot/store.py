@@ -33,19 +33,20 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from verifier._internal.atomic import atomic_file, fsync_dir
 from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.timefmt import iso, parse_rfc3339
-from verifier.errors import InputError, Reason, TrustRootError
 from verifier._internal.trustroot.embedded import (
     BUILTIN_TRUSTS,
     embedded_snapshot_date,
     embedded_trusted_root_bytes,
     embedded_tuf_root_bytes,
 )
+from verifier.errors import InputError, Reason, TrustRootError
 
 DEFAULT_GRACE_DAYS = 0
 DEFAULT_STALE_WARNING_DAYS = 30

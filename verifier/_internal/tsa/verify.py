@@ -23,15 +23,16 @@ keyUsage is present) on issuers, no unknown critical extensions, and the TSA lea
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple, Optional, Sequence, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from verifier._internal.algorithms import HASH_NAMES, hash_algorithm
 from verifier._internal.keyio import Encoding
@@ -381,7 +382,7 @@ def _build_path(
         if len(used) >= max_between:
             return None
         for cand in pool:
-            if cand in used or cand == current or cand == anchor or cand == signer:
+            if cand in used or cand in (current, anchor, signer):
                 continue
             if _issued_by(current, cand):
                 found = walk(cand, (*used, cand))
