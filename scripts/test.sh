@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (idempotent) and run the whole test suite, conformance included (what CI runs).
+# Set up (idempotent), lint (ruff, mypy) and run the whole test suite, conformance included
+# (what CI runs).
 #
 #   bash scripts/test.sh [PYTEST ARGS...]          everything
 #   bash scripts/test.sh --fast [PYTEST ARGS...]   the edit-test loop (about 20 s): deselects the
@@ -15,6 +16,9 @@ for arg in "$@"; do
   if [ "$arg" = "--fast" ]; then fast=1; else args+=("$arg"); fi
 done
 bash scripts/setup.sh
+# Rules that run: lint (with import order) and strict typing of verifier/ and hsm/.
+.venv/bin/ruff check --quiet .
+.venv/bin/mypy --no-error-summary
 if [ "$fast" = 1 ]; then
   export AIRSEAL_FAST_TESTS=1
   exec .venv/bin/python -m pytest -q -m "not slow and not subprocess" ${args[@]+"${args[@]}"}
