@@ -144,7 +144,9 @@ def _load_certificate(der: bytes, what: str) -> x509.Certificate:
 
 
 def _parse_tlog_entry(entry: Obj, version: str, limits: Limits) -> TlogEntry:
-    log_index = entry.int("logIndex")
+    # protobuf's JSON mapping omits fields that hold their default, so the entry at index 0
+    # of a log (cosign, sigstore-go) arrives without logIndex: absent means 0, as protojson reads it.
+    log_index = entry.int("logIndex", required=False)
     log_id_obj = entry.obj("logId", ("keyId",))
     assert log_id_obj is not None
     kv = entry.obj("kindVersion", ("kind", "version"))
@@ -165,7 +167,7 @@ def _parse_tlog_entry(entry: Obj, version: str, limits: Limits) -> TlogEntry:
         envelope = checkpoint_obj.str("envelope", required=False) if checkpoint_obj is not None else ""
         hashes = proof_obj.list("hashes", max_items=limits.max_inclusion_proof_hashes)
         proof = InclusionProof(
-            log_index=proof_obj.int("logIndex"),
+            log_index=proof_obj.int("logIndex", required=False),
             root_hash=proof_obj.bytes("rootHash"),
             tree_size=proof_obj.int("treeSize"),
             hashes=tuple(decode_b64(h, f"{proof_obj.path}.hashes[{i}]") for i, h in enumerate(hashes)),
