@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Build (once) the loopback Sigstore services used by tests/services: Rekor v2 (rekor-tiles,
+# POSIX backend), the timestamp authority, and cosign as a verification peer; and install the
+# Node-based Rekor v1 stand-in (@sigstore/mock). Idempotent: a binary already present is kept.
+#
+# Binaries go OUTSIDE git, to ${AIRSEAL_TOOLS:-$HOME/.cache/airseal-tools}/bin; the tests find
+# them there (tests/support/services.py reads the same variable).
+#
+# A failed build prints a note and the script goes on; it exits non-zero only when asked to be
+# strict (AIRSEAL_SERVICES_STRICT=1), so scripts/setup.sh keeps working without the services.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# Pinned versions. Change a pin here and delete the binary to rebuild it.
+REKOR_TILES_VERSION=v2.3.0
+TSA_VERSION=v2.1.3
+COSIGN_VERSION=v3.1.2
+
+TOOLS="${AIRSEAL_TOOLS:-$HOME/.cache/airseal-tools}"
+BIN="$TOOLS/bin"
+mkdir -p "$BIN"
+failed=0
+
+note() { echo "services.sh: $*" >&2; }
+
+# build NAME MODULE_PATH@VERSION [extra go install flags...]
+# Installs into a scratch GOBIN, then moves the binary to $BIN/NAME (go install names the
+# binary after the last path element, which for rekor-tiles is the ambiguous "posix").
+build() {
+  local name="$1" pkg="$2"; shift 2
+  if [ -x "$BIN/$name" ]; then
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    note "go is not installed; cannot build $name (the tests that need it will skip)"
+    failed=1
+    return 0
+  fi
+  local scratch start
+  scratch="$(mktemp -d)"
+  start=$(date +%s)
+  note "building $name from $pkg (takes minutes on 2 cores)"
+  if GOBIN="$scratch" go install "$@" "$pkg" >"$scratch/build.log" 2>&1; then
+    mv "$scratch/$(basename "${pkg%@*}")" "$BIN/$name"
+    echo "${pkg}" >"$BIN/$name.version"
+    note "built $name in $(( $(date +%s) - start ))s"
+  else
+    tail -n 20 "$scratch/build.log" >&2
+    note "building $name failed; the tests that need it will skip"
+    failed=1
+  fi
+  rm -rf "$scratch"
+}
+
+build rekor-tiles-posix "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix@${REKOR_TILES_VERSION}"
+build timestamp-server "github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server@${TSA_VERSION}"
+build cosign "github.com/sigstore/cosign/v3/cmd/cosign@${COSIGN_VERSION}"
+
+# Rekor v1 stand-in: @sigstore/mock behind a small HTTP wrapper (see its README.md).
+MOCK_DIR=tests/support/services/rekor_v1_mock
+if [ -f "$MOCK_DIR/package-lock.json" ] && [ ! -d "$MOCK_DIR/node_modules/@sigstore/mock" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$MOCK_DIR" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) \
+      || { note "npm ci in $MOCK_DIR failed; the Rekor v1 mock tests will skip"; failed=1; }
+  else
+    note "npm is absent; the Rekor v1 mock tests will skip"
+    failed=1
+  fi
+fi
+
+if [ "$failed" != 0 ] && [ "${AIRSEAL_SERVICES_STRICT:-0}" = 1 ]; then
+  exit 1
+fi
+exit 0
