@@ -1,0 +1,50 @@
+"""Fixtures for the loopback Sigstore services (tests/support/services.py).
+
+Each fixture skips, with the reason, when its binary or runtime is absent; CI builds them with
+scripts/setup.sh (which runs scripts/services.sh). Scope is the module: a test file starts each
+service once.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from tests.support import services
+
+
+def _run(cm):
+    try:
+        with cm as handle:
+            yield handle
+    except services.ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def rekor_v2() -> Iterator[services.RekorV2]:
+    yield from _run(services.rekor_v2())
+
+
+@pytest.fixture(scope="module")
+def rekor_v2_ecdsa() -> Iterator[services.RekorV2]:
+    yield from _run(services.rekor_v2(key_type="ecdsa-p256"))
+
+
+@pytest.fixture(scope="module")
+def tsa() -> Iterator[services.TimestampAuthority]:
+    yield from _run(services.timestamp_authority())
+
+
+@pytest.fixture(scope="module")
+def rekor_v1() -> Iterator[services.RekorV1]:
+    yield from _run(services.rekor_v1_mock())
+
+
+@pytest.fixture(scope="session")
+def cosign_bin():
+    try:
+        return services.tool("cosign")
+    except services.ServiceUnavailable as exc:
+        pytest.skip(str(exc))
