@@ -54,9 +54,22 @@ build() {
 
 build rekor-tiles-posix "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix@${REKOR_TILES_VERSION}"
 build timestamp-server "github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server@${TSA_VERSION}"
+# cosign with PKCS#11 key support (cgo; `--key "pkcs11:...?module-path=...&pin-value=..."`),
+# so it can sign with a SoftHSM key like airseal does; without a C compiler, or if that
+# build fails, the plain (pure Go) cosign still serves as a verification peer.
+if [ ! -x "$BIN/cosign" ] && command -v cc >/dev/null 2>&1; then
+  failed_before=$failed
+  CGO_ENABLED=1 build cosign "github.com/sigstore/cosign/v3/cmd/cosign@${COSIGN_VERSION}" -tags pkcs11key
+  if [ -x "$BIN/cosign" ]; then
+    echo "tags: pkcs11key" >>"$BIN/cosign.version"
+  else
+    failed=$failed_before
+    note "falling back to cosign without pkcs11key"
+  fi
+fi
 build cosign "github.com/sigstore/cosign/v3/cmd/cosign@${COSIGN_VERSION}"
 
-# Rekor v1 stand-in: @sigstore/mock behind a small HTTP wrapper (see its README.md).
+# Rekor v1 stand-in: @sigstore/mock behind a small HTTP wrapper (see server.mjs there).
 MOCK_DIR=tests/support/services/rekor_v1_mock
 if [ -f "$MOCK_DIR/package-lock.json" ] && [ ! -d "$MOCK_DIR/node_modules/@sigstore/mock" ]; then
   if command -v npm >/dev/null 2>&1; then

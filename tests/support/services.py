@@ -333,6 +333,11 @@ class TimestampAuthority:
     _proc: _Proc = field(repr=False)
 
     @property
+    def timestamp_url(self) -> str:
+        """Where RFC 3161 requests go (a signing config's ``tsaUrls`` wants this full URL)."""
+        return self.url + "/api/v1/timestamp"
+
+    @property
     def chain_pem(self) -> bytes:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
 
@@ -350,7 +355,7 @@ class TimestampAuthority:
     def timestamp(self, tsq: bytes) -> tuple[int, str, bytes]:
         """POST a DER TimeStampReq; (status, content type, DER TimeStampResp)."""
         req = urllib.request.Request(
-            self.url + "/api/v1/timestamp",
+            self.timestamp_url,
             data=tsq,
             method="POST",
             headers={"Content-Type": "application/timestamp-query"},
@@ -371,7 +376,7 @@ def _port_in_use(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def timestamp_authority(keep_state: bool = False, lock_timeout: float = 60.0) -> Iterator[TimestampAuthority]:
+def timestamp_authority(keep_state: bool = False, lock_timeout: float = 30.0) -> Iterator[TimestampAuthority]:
     """Run timestamp-server with its in-memory signer (a fresh root, intermediate and leaf)."""
     binary = tool("timestamp-server")
     with open(_TSA_LOCK, "w") as lock:  # noqa: PTH123
@@ -570,8 +575,10 @@ def signing_config(
 ) -> dict:
     """A signing config (v0.2) naming these services, for ``cosign sign-blob --signing-config``.
 
-    No Fulcio or OIDC entries: this is for key-based signing. A Rekor v2 URL is listed with
-    ``majorApiVersion`` 2 (which makes cosign write a v2 entry); ``ANY`` selects one log.
+    ``tsa_url`` is the full timestamp endpoint (``TimestampAuthority.timestamp_url``); the
+    Rekor URLs are base URLs. No Fulcio or OIDC entries: this is for key-based signing. A Rekor
+    v2 URL is listed with ``majorApiVersion`` 2 (cosign then writes a hashedrekord 0.0.2 entry);
+    ``ANY`` selects one log.
     """
     start = _rfc3339(valid_from or _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=5))
 

@@ -7,7 +7,8 @@
 //   {"url": "http://127.0.0.1:PORT", "publicKeyDer": "<base64 SPKI>"}
 //
 // Routes:
-//   POST /api/v1/log/entries   proposed entry (hashedrekord, dsse, ...) -> {uuid: LogEntry}, 201
+//   POST /api/v1/log/entries   proposed entry (hashedrekord, dsse, ...) -> {uuid: LogEntry}, 201,
+//                              with ETag: uuid and Location: /api/v1/log/entries/uuid
 //   GET  /api/v1/log/publicKey the log key as PEM (as a real Rekor v1 serves it)
 //   GET  /healthz              {"status":"SERVING"}
 //
@@ -44,8 +45,8 @@ const MAX_BODY = 1024 * 1024;
 let handler = null;
 
 const server = http.createServer((req, res) => {
-  const send = (status, body, type = 'application/json') => {
-    res.writeHead(status, { 'Content-Type': type });
+  const send = (status, body, type = 'application/json', extra = {}) => {
+    res.writeHead(status, { 'Content-Type': type, ...extra });
     res.end(body);
   };
   if (req.method === 'GET' && req.url === '/healthz') return send(200, '{"status":"SERVING"}');
@@ -64,7 +65,15 @@ const server = http.createServer((req, res) => {
   });
   req.on('end', async () => {
     const result = await handler.fn(Buffer.concat(chunks).toString('utf8'));
-    send(result.statusCode, result.response, result.contentType || 'text/plain');
+    // Real Rekor v1 names the new entry in ETag and Location; clients (sigstore-go, so cosign)
+    // pick the entry out of the {uuid: entry} map by the ETag, and crash without it.
+    const extra = {};
+    if (result.statusCode === 201) {
+      const uuid = Object.keys(JSON.parse(result.response))[0];
+      extra.ETag = uuid;
+      extra.Location = `/api/v1/log/entries/${uuid}`;
+    }
+    send(result.statusCode, result.response, result.contentType || 'text/plain', extra);
   });
 });
 
