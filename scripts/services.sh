@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build (once) the loopback Sigstore services used by tests/services: Rekor v2 (rekor-tiles,
-# POSIX backend), the timestamp authority, and cosign as a verification peer; and install the
-# Node-based Rekor v1 stand-in (@sigstore/mock). Idempotent: a binary already present is kept.
+# POSIX backend), the timestamp authority, cosign as a verification peer, a real Rekor v1
+# (rekor-server + Trillian, on Debian's MariaDB); and install the Node-based Rekor v1 stand-in
+# (@sigstore/mock). Idempotent: a binary already present is kept.
 #
 # Binaries go OUTSIDE git, to ${AIRSEAL_TOOLS:-$HOME/.cache/airseal-tools}/bin; the tests find
 # them there (tests/support/services.py reads the same variable).
@@ -15,6 +16,8 @@ cd "$(dirname "$0")/.."
 REKOR_TILES_VERSION=v2.3.0
 TSA_VERSION=v2.1.3
 COSIGN_VERSION=v3.1.2
+REKOR_V1_VERSION=v1.5.4
+TRILLIAN_VERSION=v1.7.3
 
 TOOLS="${AIRSEAL_TOOLS:-$HOME/.cache/airseal-tools}"
 BIN="$TOOLS/bin"
@@ -68,6 +71,32 @@ if [ ! -x "$BIN/cosign" ] && command -v cc >/dev/null 2>&1; then
   fi
 fi
 build cosign "github.com/sigstore/cosign/v3/cmd/cosign@${COSIGN_VERSION}"
+
+# A real Rekor v1: rekor-server + Trillian (log server, log signer, createtree) + MariaDB.
+# rekor v1.6.x needs Go >= 1.27 (go.mod), so v1.5.4 is pinned while the machine has Go 1.26.
+build rekor-server "github.com/sigstore/rekor/cmd/rekor-server@${REKOR_V1_VERSION}"
+for cmd in trillian_log_server trillian_log_signer createtree; do
+  build "$cmd" "github.com/google/trillian/cmd/${cmd}@${TRILLIAN_VERSION}"
+done
+# Trillian's MySQL schema, kept beside the binaries (the Go module cache may be cleaned).
+SCHEMA="$TOOLS/share/trillian-${TRILLIAN_VERSION}-storage.sql"
+if [ ! -f "$SCHEMA" ] && command -v go >/dev/null 2>&1; then
+  mkdir -p "$TOOLS/share"
+  src="$(go env GOMODCACHE)/github.com/google/trillian@${TRILLIAN_VERSION}/storage/mysql/schema/storage.sql"
+  if [ ! -f "$src" ]; then
+    (cd "$(mktemp -d)" && go mod download "github.com/google/trillian@${TRILLIAN_VERSION}" >/dev/null 2>&1)
+  fi
+  if [ -f "$src" ]; then cp "$src" "$SCHEMA" && chmod 644 "$SCHEMA"; else note "no Trillian schema at $src"; failed=1; fi
+fi
+# MariaDB from Debian (server binaries only; the tests start their own mariadbd per use).
+if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  if ! { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mariadb-server >/dev/null 2>&1 \
+         || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mariadb-server >/dev/null 2>&1; }; }; then
+    note "apt-get install mariadb-server failed; the real Rekor v1 tests will skip"
+    failed=1
+  fi
+fi
 
 # Rekor v1 stand-in: @sigstore/mock behind a small HTTP wrapper (see server.mjs there).
 MOCK_DIR=tests/support/services/rekor_v1_mock

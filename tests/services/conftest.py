@@ -39,6 +39,12 @@ def tsa() -> Iterator[services.TimestampAuthority]:
 
 @pytest.fixture(scope="module")
 def rekor_v1() -> Iterator[services.RekorV1]:
+    """The real Rekor v1 stack (rekor-server + Trillian + MariaDB), about 4 s to start."""
+    yield from _run(services.rekor_v1())
+
+
+@pytest.fixture(scope="module")
+def rekor_v1_mock() -> Iterator[services.RekorV1]:
     yield from _run(services.rekor_v1_mock())
 
 

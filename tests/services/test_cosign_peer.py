@@ -96,7 +96,9 @@ def test_cosign_signs_with_rekor_v2_and_tsa_and_verifies_offline(cosign_bin, cos
     assert base64.b64decode(ts["signedTimestamp"])[:1] == b"\x30"
 
 
-def test_cosign_signs_with_rekor_v1_mock_and_verifies_offline(cosign_bin, cosign_keys, rekor_v1, tsa, tmp_path):
+@pytest.mark.parametrize("log_fixture", ["rekor_v1", "rekor_v1_mock"])
+def test_cosign_signs_with_rekor_v1_and_verifies_offline(request, log_fixture, cosign_bin, cosign_keys, tsa, tmp_path):
+    rekor_v1 = request.getfixturevalue(log_fixture)
     bundle = _sign_and_verify(
         cosign_bin, tmp_path, cosign_keys,
         services.signing_config(rekor_v1_url=rekor_v1.url, tsa_url=tsa.timestamp_url),

@@ -146,7 +146,8 @@ def test_tsa_answers_an_rfc3161_query_and_serves_its_chain(tsa, tmp_path):
     assert certs == [c.public_bytes(serialization.Encoding.DER) for c in tsa.chain]
 
 
-def test_rekor_v1_mock_hashedrekord_and_dsse_entries(rekor_v1):
+def test_rekor_v1_mock_hashedrekord_and_dsse_entries(rekor_v1_mock):
+    rekor_v1 = rekor_v1_mock
     key, _, pem = _client_key()
     artifact = b"airseal rekor v1 smoke\n"
     digest = hashlib.sha256(artifact).digest()
@@ -183,7 +184,62 @@ def test_rekor_v1_mock_hashedrekord_and_dsse_entries(rekor_v1):
         log_key.verify(blob[4:], note.encode(), ec.ECDSA(hashes.SHA256()))
 
 
-def test_trusted_root_combines_the_services(rekor_v2, tsa, rekor_v1, tmp_path):
+def _set_payload(entry: dict) -> bytes:
+    """What a Rekor v1 SET signs: the canonical JSON of body, integratedTime, logID, logIndex."""
+    return json.dumps(
+        {k: entry[k] for k in ("body", "integratedTime", "logID", "logIndex")}, sort_keys=True, separators=(",", ":")
+    ).encode()
+
+
+def test_rekor_v1_real_hashedrekord_and_dsse_entries(rekor_v1):
+    key, _, pem = _client_key()
+    log_key = rekor_v1.private_key.public_key()
+    artifact = b"airseal real rekor v1 smoke\n"
+    digest = hashlib.sha256(artifact).digest()
+    payload = b'{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x","predicate":{}}'
+    ptype = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(payload), payload)
+    envelope = {
+        "payload": services.b64(payload),
+        "payloadType": ptype,
+        "signatures": [{"sig": services.b64(key.sign(pae, ec.ECDSA(hashes.SHA256()))), "keyid": ""}],
+    }
+    proposals = [
+        ("hashedrekord", services.hashedrekord_v001_entry(digest, key.sign(artifact, ec.ECDSA(hashes.SHA256())), pem)),
+        ("dsse", services.dsse_v001_entry(json.dumps(envelope), pem)),
+    ]
+    for kind, proposed in proposals:
+        status, body = rekor_v1.create_entry(proposed)
+        assert status == 201, (status, body, rekor_v1.log_tail())
+        (uuid, entry), = body.items()
+        # The entry UUID is the 16-hex-digit tree id followed by the leaf hash.
+        assert len(uuid) == 80 and int(uuid[:16], 16) == rekor_v1.tree_id
+        logged = json.loads(base64.b64decode(entry["body"]))
+        assert (logged["kind"], logged["apiVersion"]) == (kind, "0.0.1")
+        assert entry["logID"] == rekor_v1.log_id.hex()
+        log_key.verify(base64.b64decode(entry["verification"]["signedEntryTimestamp"]), _set_payload(entry),
+                       ec.ECDSA(hashes.SHA256()))  # fmt: skip
+        proof = entry["verification"]["inclusionProof"]
+        leaf = leaf_hash(base64.b64decode(entry["body"]))
+        assert bytes.fromhex(uuid[16:]) == leaf
+        assert proof["logIndex"] == entry["logIndex"]  # a fresh tree: the virtual index is the tree index
+        root = _root_from_inclusion_proof(proof["logIndex"], proof["treeSize"], leaf,
+                                          [bytes.fromhex(h) for h in proof["hashes"]])  # fmt: skip
+        assert root.hex() == proof["rootHash"]
+        note, sigs = _split_checkpoint(proof["checkpoint"])
+        assert note.split("\n")[:3] == [f"127.0.0.1 - {rekor_v1.tree_id}", str(proof["treeSize"]),
+                                         base64.b64encode(root).decode()]  # fmt: skip
+        (name, blob), = sigs
+        assert name == "127.0.0.1" and blob[:4] == rekor_v1.log_id[:4]
+        log_key.verify(blob[4:], note.encode(), ec.ECDSA(hashes.SHA256()))
+    assert logged["spec"]["signatures"][0]["verifier"] == services.b64(pem)  # dsse: rewritten by the log
+
+    status, _ = rekor_v1.create_entry(proposals[0][1])  # the same entry again
+    assert status == 409
+
+
+def test_trusted_root_combines_the_services(rekor_v2, tsa, rekor_v1_mock, tmp_path):
+    rekor_v1 = rekor_v1_mock
     path = services.write_trusted_root(
         tmp_path / "trusted_root.json",
         tlogs=[rekor_v2.tlog_entry(), rekor_v1.tlog_entry()],

@@ -132,13 +132,13 @@ def _spawn(argv: Sequence[str], state_dir: Path, name: str, stdout: int | IO | N
     return _Proc(process, log_path)
 
 
-def _stop(proc: _Proc) -> None:
+def _stop(proc: _Proc, timeout: float = STOP_TIMEOUT) -> None:
     """Terminate, wait, then kill: only this process, never anything found by name."""
     p = proc.process
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)
         try:
-            p.wait(timeout=STOP_TIMEOUT)
+            p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait(timeout=STOP_TIMEOUT)
@@ -415,16 +415,46 @@ def timestamp_authority(keep_state: bool = False, lock_timeout: float = 30.0) ->
                 _stop(proc)
 
 
-# ----------------------------------------------------------------------------- Rekor v1 mock
+# ----------------------------------------------------------------------------- Rekor v1 (real)
+
+TRILLIAN_VERSION = "v1.7.3"  # the schema file scripts/services.sh keeps beside the binaries
+
+
+def _mariadb_tool(name: str) -> str:
+    found = shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.is_file()), None
+    )
+    if found is None:
+        raise ServiceUnavailable(f"{name} is absent: scripts/services.sh installs mariadb-server")
+    return found
+
+
+def _wait_until(check, proc: _Proc, what: str, timeout: float = START_TIMEOUT):
+    """Call check() until it returns a truthy value (exceptions count as not yet)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        proc.check_alive(what)
+        try:
+            result = check()
+            if result:
+                return result
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            last = exc
+        time.sleep(0.05)
+    raise ServiceFailed(f"{what} was not ready within {timeout}s ({last}); log:\n{proc.log_tail()}")
 
 
 @dataclass
 class RekorV1:
+    """A Rekor v1 log: the real stack (:func:`rekor_v1`) or the mock (:func:`rekor_v1_mock`)."""
+
     url: str
     private_key: ec.EllipticCurvePrivateKey
     state_dir: Path
     valid_from: _dt.datetime
     _proc: _Proc = field(repr=False)
+    tree_id: int | None = None  # the Trillian tree (real stack only)
 
     @property
     def public_key_der(self) -> bytes:
@@ -455,6 +485,127 @@ class RekorV1:
 
     def log_tail(self) -> str:
         return self._proc.log_tail()
+
+
+@contextlib.contextmanager
+def rekor_v1(keep_state: bool = False) -> Iterator[RekorV1]:
+    """Run a real Rekor v1: a private mariadbd (unix socket only), Trillian's log server and
+    log signer, a fresh tree from createtree, and rekor-server with an ECDSA P-256 file signer
+    and the MySQL search index. About 3 s to start on 2 cores.
+    """
+    rekor_bin = tool("rekor-server")
+    log_server, log_signer, createtree = (
+        tool("trillian_log_server"), tool("trillian_log_signer"), tool("createtree")
+    )  # fmt: skip
+    schema = tools_dir() / "share" / f"trillian-{TRILLIAN_VERSION}-storage.sql"
+    if not schema.is_file():
+        raise ServiceUnavailable(f"{schema} is absent: run `bash scripts/services.sh`")
+    install_db, mariadbd, mariadb = (
+        _mariadb_tool("mariadb-install-db"), _mariadb_tool("mariadbd"), _mariadb_tool("mariadb")
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    procs: list[tuple[_Proc, float]] = []
+    # A short directory: the MySQL socket path must fit in sun_path (108 bytes).
+    with _state_dir("airseal-rekor-v1-", keep_state) as state:
+        try:
+            datadir, sock = state / "db", state / "my.sock"
+            user = ["--user=root"] if os.geteuid() == 0 else []
+            subprocess.run(
+                [install_db, "--no-defaults", f"--datadir={datadir}", *user,
+                 "--auth-root-authentication-method=normal", "--skip-test-db"],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            db = _spawn(
+                [mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}",
+                 "--skip-networking", "--skip-log-bin", "--innodb-buffer-pool-size=16M", *user],
+                state, "mariadbd",
+            )  # fmt: skip
+            procs.append((db, 10.0))
+            client = [mariadb, "--no-defaults", "-S", str(sock), "-uroot"]
+            _wait_until(
+                lambda: subprocess.run([*client, "-e", "SELECT 1"], capture_output=True).returncode == 0,
+                db, "mariadbd",
+            )  # fmt: skip
+            sql = (
+                "CREATE DATABASE trillian; CREATE USER 'trillian'@'localhost' IDENTIFIED BY 'trillian';"
+                " GRANT ALL ON trillian.* TO 'trillian'@'localhost';"
+            )
+            subprocess.run([*client, "-e", sql], check=True, capture_output=True)
+            subprocess.run([*client, "trillian"], input=schema.read_bytes(), check=True, capture_output=True)
+            dsn = f"trillian:trillian@unix({sock})/trillian"
+
+            rpc, signer_rpc = free_port(), free_port()
+            common = ["--storage_system=mysql", f"--mysql_uri={dsn}", "--quota_system=noop"]
+            server = _spawn(
+                [str(log_server), *common, f"--rpc_endpoint=127.0.0.1:{rpc}",
+                 f"--http_endpoint=127.0.0.1:{free_port()}"],
+                state, "trillian_log_server",
+            )  # fmt: skip
+            procs.append((server, 0.2))  # Trillian ignores SIGTERM for seconds; its state is discarded
+            signer = _spawn(
+                [str(log_signer), *common, f"--rpc_endpoint=127.0.0.1:{signer_rpc}",
+                 f"--http_endpoint=127.0.0.1:{free_port()}", "--force_master",
+                 "--sequencer_interval=50ms", "--batch_size=100"],
+                state, "trillian_log_signer",
+            )  # fmt: skip
+            procs.append((signer, 0.2))
+
+            def _createtree() -> int:
+                done = subprocess.run(
+                    [str(createtree), f"--admin_server=127.0.0.1:{rpc}", "--tree_type=LOG",
+                     "--display_name=airseal-tests", "--rpc_deadline=2s"],
+                    capture_output=True, text=True, timeout=10,
+                )  # fmt: skip
+                return int(done.stdout.strip()) if done.returncode == 0 else 0
+
+            tree_id = _wait_until(_createtree, server, "trillian createtree")
+
+            key_path = state / "rekor-key.pem"
+            key_path.write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
+            port = free_port()
+            argv = [
+                str(rekor_bin), "serve", f"--config={state / 'none.yaml'}",
+                "--rekor_server.address=127.0.0.1", f"--port={port}",
+                "--rekor_server.hostname=127.0.0.1",  # checkpoint origin: "127.0.0.1 - <tree id>"
+                "--trillian_log_server.address=127.0.0.1", f"--trillian_log_server.port={rpc}",
+                f"--trillian_log_server.tlog_id={tree_id}",
+                f"--rekor_server.signer={key_path}",
+                "--search_index.storage_provider=mysql", f"--search_index.mysql.dsn={dsn}",
+                "--log_type=prod",
+            ]  # fmt: skip
+            (state / "none.yaml").write_text("{}\n")
+            valid_from = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=1)
+            # rekor-server also binds metrics on :2112 (ignoring failure), the port the TSA
+            # must have: hold it (and the TSA lock) while rekor-server starts, so rekor's
+            # metrics bind fails and a TSA can run beside it. A running TSA holds the lock
+            # and the port already; then there is nothing to hold.
+            with open(_TSA_LOCK, "w") as lock:  # noqa: PTH123
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    tsa_running = False
+                except BlockingIOError:
+                    tsa_running = True
+                with contextlib.ExitStack() as hold:
+                    if not tsa_running and not _port_in_use(TSA_METRICS_PORT):
+                        blocker = hold.enter_context(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+                        blocker.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                        blocker.bind(("::", TSA_METRICS_PORT))
+                        blocker.listen(1)
+                    rekor = _spawn(argv, state, "rekor-server")
+                    procs.append((rekor, STOP_TIMEOUT))
+                    url = f"http://127.0.0.1:{port}"
+                    _wait_http(rekor, url + "/api/v1/log", "rekor-server")
+            yield RekorV1(url, key, state, valid_from.replace(microsecond=0), rekor, tree_id)
+        finally:
+            for proc, timeout in reversed(procs):
+                _stop(proc, timeout)
+
+
+# ----------------------------------------------------------------------------- Rekor v1 mock
 
 
 def hashedrekord_v001_entry(digest: bytes, signature: bytes, public_key_pem: bytes) -> dict:
