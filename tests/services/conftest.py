@@ -54,3 +54,23 @@ def cosign_bin():
         return services.tool("cosign")
     except services.ServiceUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def rekor_v2_port80() -> Iterator[services.RekorV2]:
+    """Rekor v2 at http://127.0.0.N (port 80, no port in the URL): the origin every client agrees on."""
+    try:
+        address = services.loopback_with_free_port_80()
+    except services.ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+    yield from _run(services.rekor_v2(address=address, port=80))
+
+
+@pytest.fixture(scope="module")
+def rekor_v1_port80() -> Iterator[services.RekorV1]:
+    """Real Rekor v1 at http://127.0.0.N (port 80), so its checkpoint signer name is the URL's host."""
+    try:
+        address = services.loopback_with_free_port_80()
+    except services.ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+    yield from _run(services.rekor_v1(address=address, port=80))

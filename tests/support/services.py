@@ -22,6 +22,7 @@ Only the standard library and ``cryptography`` are used.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import datetime as _dt
@@ -86,6 +87,28 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def loopback_with_free_port_80() -> str:
+    """A 127.0.0.N (N >= 2) whose port 80 can be bound now (needs root), for a service whose
+    base URL must carry no port: clients differ on whether a checkpoint origin includes the
+    port (sigstore-go uses the URL's host name, airseal the host and port), and with port 80
+    the URL is ``http://127.0.0.N`` and both read the origin as ``127.0.0.N``."""
+    for n in range(2, 255):
+        addr = f"127.0.0.{n}"
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((addr, 80))
+            except PermissionError:
+                raise ServiceUnavailable("binding port 80 needs root (or CAP_NET_BIND_SERVICE)") from None
+            except OSError:
+                continue
+            return addr
+    raise ServiceUnavailable("no 127.0.0.N with a free port 80")
+
+
+def _base_url(address: str, port: int) -> str:
+    return f"http://{address}" if port == 80 else f"http://{address}:{port}"
 
 
 def b64(data: bytes) -> str:
@@ -267,16 +290,19 @@ def hashedrekord_v002_request(digest: bytes, signature: bytes, public_key_der: b
 @contextlib.contextmanager
 def rekor_v2(
     key_type: str = "ed25519",
-    origin: str = "127.0.0.1",
+    origin: str | None = None,
     checkpoint_interval: str = "100ms",
     batch_max_age: str = "50ms",
     keep_state: bool = False,
+    address: str = "127.0.0.1",
+    port: int | None = None,
 ) -> Iterator[RekorV2]:
     """Run rekor-tiles (POSIX) on loopback.
 
-    ``origin`` is the checkpoint origin (``--hostname``). Clients such as sigstore-go check a
-    v2 checkpoint against the *host name* of the trusted root's ``baseUrl`` (no port), so keep
-    it "127.0.0.1" unless a test wants a mismatch.
+    ``origin`` is the checkpoint origin (``--hostname``), by default ``address``. sigstore-go
+    (cosign) checks a v2 checkpoint against the *host name* of the trusted root's ``baseUrl``
+    (no port); airseal takes the base URL without its scheme (host and port). Both agree only
+    when the URL has no port: pass ``address=loopback_with_free_port_80(), port=80``.
     """
     binary = tool("rekor-tiles-posix")
     if key_type == "ed25519":
@@ -292,10 +318,11 @@ def rekor_v2(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
         )
-        http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+        http_port, grpc_port, metrics_port = port or free_port(), free_port(), free_port()
+        origin = origin or address
         argv = [
             str(binary), "serve",
-            "--http-address=127.0.0.1", f"--http-port={http_port}",
+            f"--http-address={address}", f"--http-port={http_port}",
             "--grpc-address=127.0.0.1", f"--grpc-port={grpc_port}",
             f"--http-metrics-port={metrics_port}",
             f"--hostname={origin}",
@@ -308,7 +335,7 @@ def rekor_v2(
         valid_from = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=1)
         proc = _spawn(argv, state, "rekor-v2")
         try:
-            url = f"http://127.0.0.1:{http_port}"
+            url = _base_url(address, http_port)
             _wait_http(proc, url + "/healthz", "rekor-tiles")
             yield RekorV2(url, origin, key_type, key, state, valid_from.replace(microsecond=0), proc)
         finally:
@@ -445,6 +472,59 @@ def _wait_until(check, proc: _Proc, what: str, timeout: float = START_TIMEOUT):
     raise ServiceFailed(f"{what} was not ready within {timeout}s ({last}); log:\n{proc.log_tail()}")
 
 
+_MARIADB_TEMPLATE: Path | None = None
+
+
+def _mariadb_client(sock: Path) -> list[str]:
+    return [_mariadb_tool("mariadb"), "--no-defaults", "-S", str(sock), "-uroot"]
+
+
+def _mariadbd_argv(datadir: Path, sock: Path) -> list[str]:
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    return [
+        _mariadb_tool("mariadbd"), "--no-defaults", f"--datadir={datadir}", f"--socket={sock}",
+        "--skip-networking", "--skip-log-bin", "--innodb-buffer-pool-size=16M", *user,
+    ]  # fmt: skip
+
+
+def _wait_mariadb(db: _Proc, sock: Path) -> None:
+    client = _mariadb_client(sock)
+    _wait_until(lambda: subprocess.run([*client, "-e", "SELECT 1"], capture_output=True).returncode == 0, db, "mariadbd")
+
+
+def _trillian_db_template(schema: Path) -> Path:
+    """A MariaDB data directory with Trillian's database, user and schema, made once per
+    process (mariadb-install-db alone takes 2-4 s) and copied for each Rekor v1."""
+    global _MARIADB_TEMPLATE
+    if _MARIADB_TEMPLATE is not None and _MARIADB_TEMPLATE.is_dir():
+        return _MARIADB_TEMPLATE
+    root = Path(tempfile.mkdtemp(prefix="airseal-mariadb-"))
+    atexit.register(shutil.rmtree, root, True)
+    datadir, sock = root / "db", root / "my.sock"
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [_mariadb_tool("mariadb-install-db"), "--no-defaults", f"--datadir={datadir}", *user,
+         "--auth-root-authentication-method=normal", "--skip-test-db"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    db = _spawn(_mariadbd_argv(datadir, sock), root, "mariadbd")
+    try:
+        _wait_mariadb(db, sock)
+        client = _mariadb_client(sock)
+        sql = (
+            "CREATE DATABASE trillian; CREATE USER 'trillian'@'localhost' IDENTIFIED BY 'trillian';"
+            " GRANT ALL ON trillian.* TO 'trillian'@'localhost';"
+        )
+        subprocess.run([*client, "-e", sql], check=True, capture_output=True)
+        subprocess.run([*client, "trillian"], input=schema.read_bytes(), check=True, capture_output=True)
+    finally:
+        _stop(db, 20.0)  # a clean shutdown, so that copies start without recovery
+    if db.process.returncode != 0:
+        raise ServiceFailed(f"mariadbd did not shut down cleanly; log:\n{db.log_tail()}")
+    _MARIADB_TEMPLATE = datadir
+    return datadir
+
+
 @dataclass
 class RekorV1:
     """A Rekor v1 log: the real stack (:func:`rekor_v1`) or the mock (:func:`rekor_v1_mock`)."""
@@ -488,10 +568,14 @@ class RekorV1:
 
 
 @contextlib.contextmanager
-def rekor_v1(keep_state: bool = False) -> Iterator[RekorV1]:
+def rekor_v1(keep_state: bool = False, address: str = "127.0.0.1", port: int | None = None) -> Iterator[RekorV1]:
     """Run a real Rekor v1: a private mariadbd (unix socket only), Trillian's log server and
     log signer, a fresh tree from createtree, and rekor-server with an ECDSA P-256 file signer
-    and the MySQL search index. About 3 s to start on 2 cores.
+    and the MySQL search index. About 3-4 s to start on 2 cores.
+
+    Checkpoints read ``<address> - <tree id>`` and are signed under the name ``<address>``
+    (``--rekor_server.hostname``). A client that expects that name to be the base URL's host
+    and port (airseal) needs a port-less URL: ``address=loopback_with_free_port_80(), port=80``.
     """
     rekor_bin = tool("rekor-server")
     log_server, log_signer, createtree = (
@@ -500,38 +584,17 @@ def rekor_v1(keep_state: bool = False) -> Iterator[RekorV1]:
     schema = tools_dir() / "share" / f"trillian-{TRILLIAN_VERSION}-storage.sql"
     if not schema.is_file():
         raise ServiceUnavailable(f"{schema} is absent: run `bash scripts/services.sh`")
-    install_db, mariadbd, mariadb = (
-        _mariadb_tool("mariadb-install-db"), _mariadb_tool("mariadbd"), _mariadb_tool("mariadb")
-    )  # fmt: skip
     key = ec.generate_private_key(ec.SECP256R1())
     procs: list[tuple[_Proc, float]] = []
+    template = _trillian_db_template(schema)
     # A short directory: the MySQL socket path must fit in sun_path (108 bytes).
     with _state_dir("airseal-rekor-v1-", keep_state) as state:
         try:
             datadir, sock = state / "db", state / "my.sock"
-            user = ["--user=root"] if os.geteuid() == 0 else []
-            subprocess.run(
-                [install_db, "--no-defaults", f"--datadir={datadir}", *user,
-                 "--auth-root-authentication-method=normal", "--skip-test-db"],
-                check=True, capture_output=True, timeout=60,
-            )  # fmt: skip
-            db = _spawn(
-                [mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}",
-                 "--skip-networking", "--skip-log-bin", "--innodb-buffer-pool-size=16M", *user],
-                state, "mariadbd",
-            )  # fmt: skip
+            shutil.copytree(template, datadir)
+            db = _spawn(_mariadbd_argv(datadir, sock), state, "mariadbd")
             procs.append((db, 10.0))
-            client = [mariadb, "--no-defaults", "-S", str(sock), "-uroot"]
-            _wait_until(
-                lambda: subprocess.run([*client, "-e", "SELECT 1"], capture_output=True).returncode == 0,
-                db, "mariadbd",
-            )  # fmt: skip
-            sql = (
-                "CREATE DATABASE trillian; CREATE USER 'trillian'@'localhost' IDENTIFIED BY 'trillian';"
-                " GRANT ALL ON trillian.* TO 'trillian'@'localhost';"
-            )
-            subprocess.run([*client, "-e", sql], check=True, capture_output=True)
-            subprocess.run([*client, "trillian"], input=schema.read_bytes(), check=True, capture_output=True)
+            _wait_mariadb(db, sock)
             dsn = f"trillian:trillian@unix({sock})/trillian"
 
             rpc, signer_rpc = free_port(), free_port()
@@ -566,11 +629,11 @@ def rekor_v1(keep_state: bool = False) -> Iterator[RekorV1]:
                     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
                 )
             )
-            port = free_port()
+            port = port or free_port()
             argv = [
                 str(rekor_bin), "serve", f"--config={state / 'none.yaml'}",
-                "--rekor_server.address=127.0.0.1", f"--port={port}",
-                "--rekor_server.hostname=127.0.0.1",  # checkpoint origin: "127.0.0.1 - <tree id>"
+                f"--rekor_server.address={address}", f"--port={port}",
+                f"--rekor_server.hostname={address}",  # checkpoint origin: "<address> - <tree id>"
                 "--trillian_log_server.address=127.0.0.1", f"--trillian_log_server.port={rpc}",
                 f"--trillian_log_server.tlog_id={tree_id}",
                 f"--rekor_server.signer={key_path}",
@@ -597,7 +660,7 @@ def rekor_v1(keep_state: bool = False) -> Iterator[RekorV1]:
                         blocker.listen(1)
                     rekor = _spawn(argv, state, "rekor-server")
                     procs.append((rekor, STOP_TIMEOUT))
-                    url = f"http://127.0.0.1:{port}"
+                    url = _base_url(address, port)
                     _wait_http(rekor, url + "/api/v1/log", "rekor-server")
             yield RekorV1(url, key, state, valid_from.replace(microsecond=0), rekor, tree_id)
         finally:
