@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Pinned versions. Change a pin here and delete the binary to rebuild it.
+# Pinned versions. A binary whose NAME.version names another pin is rebuilt.
 REKOR_TILES_VERSION=v2.3.0
 TSA_VERSION=v2.1.3
 COSIGN_VERSION=v3.1.2
@@ -31,7 +31,8 @@ note() { echo "services.sh: $*" >&2; }
 # binary after the last path element, which for rekor-tiles is the ambiguous "posix").
 build() {
   local name="$1" pkg="$2"; shift 2
-  if [ -x "$BIN/$name" ]; then
+  # Present and built from this pin (first line of NAME.version): nothing to do.
+  if [ -x "$BIN/$name" ] && [ "$(head -n 1 "$BIN/$name.version" 2>/dev/null)" = "$pkg" ]; then
     return 0
   fi
   if ! command -v go >/dev/null 2>&1; then
@@ -60,9 +61,11 @@ build timestamp-server "github.com/sigstore/timestamp-authority/v2/cmd/timestamp
 # cosign with PKCS#11 key support (cgo; `--key "pkcs11:...?module-path=...&pin-value=..."`),
 # so it can sign with a SoftHSM key like airseal does; without a C compiler, or if that
 # build fails, the plain (pure Go) cosign still serves as a verification peer.
-if [ ! -x "$BIN/cosign" ] && command -v cc >/dev/null 2>&1; then
+COSIGN_PKG="github.com/sigstore/cosign/v3/cmd/cosign@${COSIGN_VERSION}"
+if [ "$(head -n 1 "$BIN/cosign.version" 2>/dev/null)" != "$COSIGN_PKG" ] && command -v cc >/dev/null 2>&1; then
+  rm -f "$BIN/cosign"
   failed_before=$failed
-  CGO_ENABLED=1 build cosign "github.com/sigstore/cosign/v3/cmd/cosign@${COSIGN_VERSION}" -tags pkcs11key
+  CGO_ENABLED=1 build cosign "$COSIGN_PKG" -tags pkcs11key
   if [ -x "$BIN/cosign" ]; then
     echo "tags: pkcs11key" >>"$BIN/cosign.version"
   else
@@ -70,7 +73,7 @@ if [ ! -x "$BIN/cosign" ] && command -v cc >/dev/null 2>&1; then
     note "falling back to cosign without pkcs11key"
   fi
 fi
-build cosign "github.com/sigstore/cosign/v3/cmd/cosign@${COSIGN_VERSION}"
+build cosign "$COSIGN_PKG"
 
 # A real Rekor v1: rekor-server + Trillian (log server, log signer, createtree) + MariaDB.
 # rekor v1.6.x needs Go >= 1.27 (go.mod), so v1.5.4 is pinned while the machine has Go 1.26.
