@@ -33,3 +33,7 @@ if command -v npm >/dev/null 2>&1 && [ -f tests/hsm/interop/package.json ]; then
       || echo "note: npm ci for the sigstore-js interop test failed; that test will skip" >&2
   fi
 fi
+
+# Loopback Sigstore services for tests/services (Rekor v2, TSA, cosign, Rekor v1 + its mock); built
+# once into ${AIRSEAL_TOOLS:-~/.cache/airseal-tools}/bin. A failed build only makes those tests skip.
+bash scripts/services.sh || echo "note: scripts/services.sh failed; the tests/services tests will skip" >&2
