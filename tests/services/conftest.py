@@ -74,3 +74,11 @@ def rekor_v1_port80() -> Iterator[services.RekorV1]:
     except services.ServiceUnavailable as exc:
         pytest.skip(str(exc))
     yield from _run(services.rekor_v1(address=address, port=80))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here talks to servers on 127.0.0.1 and starts real processes."""
+    for item in items:
+        if "tests/services/" in str(item.fspath):
+            item.add_marker(pytest.mark.loopback)
+            item.add_marker(pytest.mark.slow)
