@@ -121,7 +121,7 @@ def test_checkpoint_verifies_and_ignores_witness_lines(signer: tuple[object, Tra
     priv, log = signer
     sig = log.log_id[:4] + _sign(priv, TEXT.encode())
     note = _note(TEXT, [("witness.example", b"\x01\x02\x03\x04" + b"\x00" * 72), (ORIGIN, sig)])
-    body = verify_checkpoint(note, log, expected_origin=ORIGIN, key_id=log.log_id)
+    body = verify_checkpoint(note, log, expected_origins=(ORIGIN,), key_id=log.log_id)
     assert body.tree_size == 5 and body.root_hash == ROOT_AB
 
 
@@ -144,7 +144,7 @@ def test_checkpoint_failures(signer: tuple[object, TransparencyLog], make: objec
     sig = _sign(priv, TEXT.encode())
     note = make(log, sig)  # type: ignore[operator]
     with pytest.raises(VerificationError) as info:
-        verify_checkpoint(note, log, expected_origin=ORIGIN, key_id=log.log_id)
+        verify_checkpoint(note, log, expected_origins=(ORIGIN,), key_id=log.log_id)
     assert info.value.reason is reason
 
 
@@ -153,7 +153,7 @@ def test_validly_signed_checkpoint_for_another_origin_is_refused(signer: tuple[o
     other = TEXT.replace(ORIGIN, "other.example", 1)
     note = _note(other, [(ORIGIN, log.log_id[:4] + _sign(priv, other.encode()))])
     with pytest.raises(VerificationError) as info:
-        verify_checkpoint(note, log, expected_origin=ORIGIN, key_id=log.log_id)
+        verify_checkpoint(note, log, expected_origins=(ORIGIN,), key_id=log.log_id)
     assert info.value.reason is Reason.TLOG_CHECKPOINT_MALFORMED
 
 

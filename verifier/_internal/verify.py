@@ -395,11 +395,11 @@ def _verify_inclusion(entry: TlogEntry, log: TransparencyLog, v2: bool) -> None:
     assert proof is not None and proof.checkpoint is not None
     if v2:
         body = checkpoint_mod.verify_checkpoint(
-            proof.checkpoint.envelope, log, expected_origin=log.origin, key_id=log.checkpoint_key_id or log.log_id
+            proof.checkpoint.envelope, log, expected_origins=log.origins or (log.origin,), key_id=log.checkpoint_key_id or log.log_id
         )
         index = entry.log_index
     else:
-        body = checkpoint_mod.verify_checkpoint(proof.checkpoint.envelope, log, expected_origin=None, key_id=log.log_id)
+        body = checkpoint_mod.verify_checkpoint(proof.checkpoint.envelope, log, expected_origins=None, key_id=log.log_id)
         index = proof.log_index
     if proof.tree_size != body.tree_size or proof.root_hash != body.root_hash:
         raise VerificationError(

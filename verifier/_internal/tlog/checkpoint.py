@@ -97,11 +97,12 @@ def parse_checkpoint_body(text: bytes) -> CheckpointBody:
 
 
 def verify_checkpoint(
-    envelope: str, log: TransparencyLog, *, expected_origin: str | None, key_id: bytes
+    envelope: str, log: TransparencyLog, *, expected_origins: tuple[str, ...] | None, key_id: bytes
 ) -> CheckpointBody:
     """Verify the log's signature on a checkpoint and return its body.
 
-    `expected_origin` None means Rekor v1: its origin line carries a tree id the trusted root
+    `expected_origins` are the names a Rekor v2 log may sign under (its trusted-root origins);
+    None means Rekor v1: its origin line carries a tree id the trusted root
     does not know, and its signature lines are named after the log's host. Witness and other signature lines are
     ignored; every line that names this log with its key hint must verify.
 
@@ -112,8 +113,8 @@ def verify_checkpoint(
     note = parse_signed_note(envelope)
     body = parse_checkpoint_body(note.text)
     # Rekor v1 signs with its host name while its origin line reads "<host> - <tree id>".
-    names = {expected_origin} if expected_origin is not None else {body.origin, log.origin}
-    origin = expected_origin if expected_origin is not None else body.origin
+    names = set(expected_origins) if expected_origins is not None else {body.origin, *log.origins}
+    origin = body.origin
     hint = key_id[:4]
     matching = [s for s in note.signatures if s.name in names and s.key_hint == hint]
     if not matching:
@@ -121,17 +122,17 @@ def verify_checkpoint(
             Reason.TLOG_CHECKPOINT_NO_MATCHING_KEY,
             "checkpoint has no signature line from the trusted log",
             context={
-                "expected_name": origin,
+                "expected_names": sorted(name[:200] for name in names),
                 "expected_key_hint": hint.hex(),
                 "lines": [f"{s.name} {s.key_hint.hex()}" for s in note.signatures],
             },
             check=_CHECK,
         )
-    if expected_origin is not None and body.origin != expected_origin:
+    if expected_origins is not None and body.origin not in expected_origins:
         raise VerificationError(
             Reason.TLOG_CHECKPOINT_MALFORMED,
             "checkpoint origin is not the log's origin",
-            context={"origin": body.origin, "expected": expected_origin},
+            context={"origin": body.origin[:200], "expected": list(expected_origins)},
             check=_CHECK,
         )
     for sig in matching:

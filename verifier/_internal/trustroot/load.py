@@ -5,15 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 from cryptography import x509
-from verifier._internal.keyio import load_der_public_key, spki_der
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from verifier._internal.algorithms import KEY_DETAILS, signed_note_key_id, spki_sha256
 from verifier._internal.encoding import Obj, load_json_object
-from verifier._internal.timefmt import parse_rfc3339
-from verifier.errors import InputError, Reason
+from verifier._internal.keyio import load_der_public_key, spki_der
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
-from verifier._internal.trustroot.model import CertificateAuthority, TransparencyLog, TrustedRoot, ValidityPeriod
+from verifier._internal.timefmt import parse_rfc3339
+from verifier._internal.trustroot.model import CertificateAuthority, TransparencyLog, TrustedRoot, ValidityPeriod, log_origins
+from verifier.errors import InputError, Reason
 
 TRUSTED_ROOT_MEDIA_TYPES = (
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
@@ -97,30 +96,35 @@ def _load_log(obj: Obj, *, rekor: bool) -> TransparencyLog:
     log_id = log_id_obj.bytes("keyId")
     cp = obj.obj("checkpointKeyId", ("keyId",), required=False)
     checkpoint_key_id = cp.bytes("keyId") if cp is not None else None
-    log = TransparencyLog(
+    # Legacy entries (staging's RSA CT log) carry a bare PKCS#1 key; ids are over the SPKI form.
+    spki = spki_der(key)
+    spki_hash = spki_sha256(spki)
+    origins = log_origins(base_url)
+    note_ids = {signed_note_key_id(origin, key, spki): origin for origin in origins}
+    if log_id != spki_hash and (not rekor or log_id not in note_ids):
+        # Not a v1/RFC 6962 id: it must be the signed-note key id of a Rekor v2 log (docs/verification.md A2).
+        raise InputError(
+            Reason.TRUSTROOT_LOG_ID_MISMATCH,
+            f"{what}: logId does not match the log's public key",
+            context={"declared": log_id.hex(), "sha256_spki": spki_hash.hex()},
+        )
+    if checkpoint_key_id is not None and checkpoint_key_id != spki_hash and checkpoint_key_id not in note_ids:
+        raise InputError(Reason.TRUSTROOT_LOG_ID_MISMATCH, f"{what}: checkpointKeyId does not match the key")
+    # A key id that commits to an origin (Ed25519, RSA) names the one origin this log signs under.
+    pinned = note_ids.get(checkpoint_key_id or b"") or note_ids.get(log_id)
+    if pinned is not None and note_ids and signed_note_key_id(pinned, key, spki) != spki_hash:
+        origins = (pinned,)
+    return TransparencyLog(
         base_url=base_url,
         key_details=key_details,
         public_key=key,
-        spki_der=spki_der(key),
+        spki_der=spki,
         valid_for=validity,
         log_id=log_id,
         checkpoint_key_id=checkpoint_key_id,
         operator=obj.str("operator", required=False) or None,
+        origins=origins,
     )
-    # Legacy entries (staging's RSA CT log) carry a bare PKCS#1 key; ids are over the SPKI form.
-    spki = spki_der(key)
-    spki_hash = spki_sha256(spki)
-    if log_id != spki_hash:
-        # Not a v1/RFC 6962 id: it must be the signed-note key id of a Rekor v2 log (docs/verification.md A2).
-        if not rekor or log_id != signed_note_key_id(log.origin, key, spki):
-            raise InputError(
-                Reason.TRUSTROOT_LOG_ID_MISMATCH,
-                f"{what}: logId does not match the log's public key",
-                context={"declared": log_id.hex(), "sha256_spki": spki_hash.hex()},
-            )
-    if checkpoint_key_id is not None and checkpoint_key_id not in (spki_hash, signed_note_key_id(log.origin, key, spki)):
-        raise InputError(Reason.TRUSTROOT_LOG_ID_MISMATCH, f"{what}: checkpointKeyId does not match the key")
-    return log
 
 
 def _load_ca(obj: Obj) -> CertificateAuthority:

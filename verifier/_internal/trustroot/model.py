@@ -34,14 +34,36 @@ class TransparencyLog(NamedTuple):
     checkpoint_key_id: Optional[bytes]
     operator: Optional[str]
 
+    origins: tuple[str, ...] = ()
+    """The names this log may sign its checkpoints under (see `log_origins`); the first is
+    its origin when the trusted root does not pin one."""
+
     @property
     def origin(self) -> str:
-        """Signed-note origin of a Rekor v2 log: the base URL without its scheme."""
-        url = self.base_url
-        for scheme in ("https://", "http://"):
-            if url.startswith(scheme):
-                url = url[len(scheme):]
-        return url.rstrip("/")
+        """Signed-note origin of a Rekor v2 log: the base URL's host (and port)."""
+        return self.origins[0] if self.origins else log_origins(self.base_url)[0]
+
+
+def log_origins(base_url: str) -> tuple[str, ...]:
+    """Origins a log at `base_url` may use: "host:port" and "host", or "host" alone.
+
+    A log's checkpoint origin is its host name (log2025-1.rekor.sigstore.dev). When the base
+    URL carries a port, deployments differ: rekor-tiles' origin is what its operator set, cosign
+    derives the host alone, the URL gives host:port. Both are accepted; for logs whose key id
+    commits to the origin (Ed25519, RSA signed-note ids) the trusted root's logId picks one.
+    """
+    url = base_url
+    for scheme in ("https://", "http://"):
+        if url.startswith(scheme):
+            url = url[len(scheme):]
+    host_port = url.split("/", 1)[0].rstrip("/") if url else ""
+    path = url[len(host_port):].rstrip("/")
+    with_path = host_port + path
+    host = host_port.rsplit(":", 1)[0] if ":" in host_port and not host_port.endswith("]") else host_port
+    names = [with_path]
+    if host + path != with_path:
+        names.append(host + path)
+    return tuple(names)
 
 
 class CertificateAuthority(NamedTuple):
