@@ -286,7 +286,9 @@ def public_key_for_uri(uri: str, *, module: str | None = None, warn: Any = None)
 def list_keys(opened: Any, uri: Pkcs11Uri) -> list[KeyEntry]:
     """Every private and public key (grouped by id and label) matching the URI's object/id."""
     groups: dict[tuple[bytes, str], dict[str, Any]] = {}
-    for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+    classes = {"private": (ObjectClass.PRIVATE_KEY,), "public": (ObjectClass.PUBLIC_KEY,)}.get(
+        uri.type or "", (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY))
+    for cls in classes:
         for obj in iter_objects(opened.session, _search_attrs(uri, cls)):
             with PKCS11_LOCK:
                 try:
