@@ -37,7 +37,9 @@ MATRIX: dict[str, Any] = json.loads(MATRIX_FILE.read_text())
 KEY_TYPES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
 CELLS = [(impl, kt) for impl in BACKENDS for kt in KEY_TYPES]
 
-pytestmark = [pytest.mark.slow]
+DOC = Path(__file__).resolve().parents[2] / "docs" / "hsm.md"
+DOC_BEGIN = "<!-- token-matrix:begin (generated: python -m tests.hsm.test_token_matrix --markdown) -->"
+DOC_END = "<!-- token-matrix:end -->"
 
 
 def _ids(cell: tuple[str, str]) -> str:
@@ -63,9 +65,11 @@ def assert_refusal(result: subprocess.CompletedProcess[str], cell: str) -> None:
     if cell == "refused":
         assert "[hsm.import_refused]" in result.stderr, result.stderr
     else:
-        mechanism = cell.split()[1]
+        _, mechanism, *size = cell.split()
         assert "[hsm.mechanism_unsupported]" in result.stderr, result.stderr
         assert mechanism in result.stderr, f"{mechanism} not named: {result.stderr}"
+        for text in size:  # the key-size range the token allows
+            assert text in result.stderr, f"{text} not named: {result.stderr}"
     assert "GeneralError" not in result.stderr
 
 
@@ -111,6 +115,7 @@ def sign_and_verify(tok: Token, key_uri: str, pem: Path, tag: str, *, rsa_pss: s
     run(tok, *verify, "--bundle", str(attestation), "--key", key_uri, str(artifact), expect=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("any_token,key_type", CELLS, indirect=["any_token"], ids=[_ids(c) for c in CELLS])
 def test_key_type(any_token: Token, key_type: str) -> None:
     tok = any_token
@@ -156,6 +161,7 @@ def _first_signing_type(impl: str) -> str:
     return next(kt for kt in KEY_TYPES if cells[kt]["keygen"].startswith("ok"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("any_token", BACKENDS, indirect=True)
 def test_pin_token_and_doctor(any_token: Token) -> None:
     """Wrong PIN, missing token, doctor (human + JSON) agreeing with the table, locked PIN."""
@@ -205,6 +211,7 @@ def test_pin_token_and_doctor(any_token: Token) -> None:
         assert "[hsm.pin_incorrect]" in locked.stderr and "locked" in locked.stderr
 
 
+@pytest.mark.slow
 def test_ecdsa_token_hash_path(tmp_path: Path) -> None:
     """Tokens without raw CKM_ECDSA: CKM_ECDSA_SHA256/384 over the message (tpm2 offers both,
     so the signer is told to ignore CKM_ECDSA)."""
@@ -250,7 +257,8 @@ def markdown() -> str:
 
     def cell(value: str) -> str:
         if value.startswith("unsupported "):
-            return f"no: no `{value.split()[1]}`"
+            _, mech, *size = value.split()
+            return f"no: `{mech}` only {size[0]} bits" if size else f"no: no `{mech}`"
         return shown.get(value, value)
 
     rows = ["| implementation | key type | keygen | import | sign / attest / verify | `--rsa-pss` |",
@@ -261,6 +269,22 @@ def markdown() -> str:
             signs = "yes" if c["keygen"].startswith("ok") or c["import"].startswith("ok") else "-"
             rows.append(f"| {names[impl]} | `{kt}` | {cell(c['keygen'])} | {cell(c['import'])} | {signs} | {cell(c['rsa_pss'])} |")
     return "\n".join(rows)
+
+
+def test_docs_table_is_generated_from_the_matrix() -> None:
+    text = DOC.read_text()
+    assert DOC_BEGIN in text and DOC_END in text, "docs/hsm.md lost the token-matrix markers"
+    table = text.split(DOC_BEGIN, 1)[1].split(DOC_END, 1)[0].strip()
+    assert table == markdown(), "docs/hsm.md is stale: python -m tests.hsm.test_token_matrix --markdown"
+
+
+def test_matrix_covers_every_cell() -> None:
+    for impl in BACKENDS:
+        assert set(MATRIX["implementations"][impl]) == set(KEY_TYPES), impl
+        for cells in MATRIX["implementations"][impl].values():
+            for op in ("keygen", "import"):
+                assert cells[op] in ("ok", "ok-compatible", "refused") or cells[op].startswith("unsupported CKM_"), cells
+            assert cells["rsa_pss"] in ("ok", "n/a"), cells
 
 
 if __name__ == "__main__":
