@@ -5,6 +5,14 @@ Accepted: PKCS#8 (plain or encrypted), PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVAT
 DER and turned into token attributes by python-pkcs11's `util.rsa` / `util.ec` decoders, so no
 ASN.1 is assembled here. Python cannot wipe memory: the caller should delete the PEM file
 once the import succeeded (docs/hsm.md says so).
+
+Before anything is written airseal checks that the token can sign with the key type (an
+openCryptoki 3.8 soft token accepts an EC private key but has no CKM_ECDSA to use it):
+`hsm.mechanism_unsupported`. The private key is created first, with the strict template and
+then, on a template refusal, the compatible one (hsm.keygen); a token that refuses both
+(tpm2-pkcs11 creates no private key objects at all: "Can only create RSA Public key objects
+or data objects") is `hsm.import_refused`. The public half is created second; if that fails
+the private key just made is destroyed again, so a failed import leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -20,11 +28,22 @@ from pkcs11.mechanisms import KeyType
 from pkcs11.util.ec import decode_ec_private_key, decode_ec_public_key
 from pkcs11.util.rsa import decode_rsa_private_key, decode_rsa_public_key
 
-from hsm.keygen import GeneratedKey, label_and_id, private_template, public_template, refuse_existing
+from hsm.capabilities import check_can_sign
+from hsm.keygen import (
+    TEMPLATE_REFUSALS,
+    GeneratedKey,
+    remove_partial,
+    compatible_templates,
+    ensure_protected,
+    label_and_id,
+    private_template,
+    public_template,
+    refuse_existing,
+)
 from hsm.keys import ED25519_OID, check_supported
-from hsm.token import PKCS11_LOCK, OpenToken, translate
+from hsm.token import PKCS11_LOCK, OpenToken, ckr_name, translate
 from hsm.uri import Pkcs11Uri
-from verifier.errors import InputError, Reason
+from verifier.errors import HsmError, InputError, Reason
 
 Passphrase = Callable[[], bytes]
 
@@ -93,17 +112,52 @@ def import_key(opened: OpenToken, uri: Pkcs11Uri, pem: bytes, passphrase: Passph
     key = load_pem_private_key(pem, passphrase)
     key_type = check_supported(key.public_key())
     label, key_id = label_and_id(uri)
+    check_can_sign(opened.token.slot, key_type)
     refuse_existing(opened, label, key_id)
     private_attrs, public_attrs = token_attributes(key)
-    private_attrs.update(private_template(label, key_id))
-    public_attrs.update(public_template(label, key_id))
-    with PKCS11_LOCK:
+    template = "airseal"
+    refused: str | None = None
+    try:
+        _create(opened, {**private_attrs, **private_template(label, key_id)})
+    except TEMPLATE_REFUSALS as first:
+        remove_partial(opened, label, key_id)
+        refused = ckr_name(first)
+        compat_private, _ = compatible_templates(label, key_id, key_type)
         try:
-            opened.session.create_object(public_attrs)
-            opened.session.create_object(private_attrs)
+            _create(opened, {**private_attrs, **compat_private})
         except p11e.PKCS11Error as exc:
-            raise translate(exc, f"importing the {key_type} key") from exc
-    return GeneratedKey(label, key_id, key_type, key.public_key())
+            remove_partial(opened, label, key_id)
+            raise HsmError(
+                Reason.HSM_IMPORT_REFUSED,
+                f"the token refuses to import a {key_type} private key (C_CreateObject: {refused} with"
+                f" airseal's template, {ckr_name(exc)} with the compatible one): generate the key on"
+                " the token with `airseal hsm keygen` instead",
+                context={"operation": "C_CreateObject(CKO_PRIVATE_KEY)"},
+            ) from exc
+        template = "compatible"
+    except p11e.PKCS11Error as exc:
+        remove_partial(opened, label, key_id)
+        raise translate(exc, f"importing the {key_type} private key") from exc
+    public_t = public_template(label, key_id)
+    if template == "compatible":
+        public_t = compatible_templates(label, key_id, key_type)[1]
+    try:
+        _create(opened, {**public_attrs, **public_t})
+    except p11e.PKCS11Error as exc:
+        remove_partial(opened, label, key_id)
+        raise HsmError(
+            Reason.HSM_IMPORT_REFUSED,
+            f"the token took the {key_type} private key but refused its public half"
+            f" (C_CreateObject: {ckr_name(exc)}); the private key was removed again",
+            context={"operation": "C_CreateObject(CKO_PUBLIC_KEY)"},
+        ) from exc
+    ensure_protected(opened, label, key_id)
+    return GeneratedKey(label, key_id, key_type, key.public_key(), template, refused)
+
+
+def _create(opened: OpenToken, attrs: dict[Any, Any]) -> Any:
+    with PKCS11_LOCK:
+        return opened.session.create_object(attrs)
 
 
 __all__ = ["import_key", "load_pem_private_key", "token_attributes"]

@@ -6,6 +6,7 @@ ASN.1 is built by hand here. The key-type names (`ec-p256`, ..., `ed25519`) are 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from pkcs11.mechanisms import KeyType
 from pkcs11.util.ec import encode_ec_public_key
 from pkcs11.util.rsa import encode_rsa_public_key
 
-from hsm.token import PKCS11_LOCK, iter_objects, open_token, translate
+from hsm.token import PKCS11_LOCK, iter_objects, load_module, open_token, present_tokens, token_uri, translate
 from hsm.uri import Pkcs11Uri, parse_uri
 from verifier._internal import algorithms
 from verifier._internal.keyio import spki_der
@@ -145,17 +146,19 @@ def _search_attrs(uri: Pkcs11Uri, cls: Any) -> dict[Any, Any]:
     return attrs
 
 
-def object_uri(base: Pkcs11Uri, obj: Any, module_path: str) -> Pkcs11Uri:
-    """A URI selecting this object on this token, without any PIN."""
+def object_uri(base: Pkcs11Uri, obj: Any, module_path: str, token_base: Pkcs11Uri | None = None) -> Pkcs11Uri:
+    """A URI selecting this object on this token, without any PIN.
+
+    The token part is `hsm.token.token_uri` (label, serial, slot-id when needed) unless the
+    caller passes `token_base` (computed once for many objects)."""
     with PKCS11_LOCK:
         label = obj[Attribute.LABEL]
         obj_id = obj[Attribute.ID]
         token = obj.session.token
-        serial = token.serial
-    serial_text = serial.decode("ascii", "replace").strip() if isinstance(serial, bytes) else str(serial).strip()
-    return Pkcs11Uri(
-        token=str(token.label),
-        serial=serial_text or None,
+    if token_base is None:
+        token_base = token_uri(token, module_path, present_tokens(load_module(module_path)))
+    return dataclasses.replace(
+        token_base,
         object=label or None,
         id=bytes(obj_id) if obj_id else None,
         module_path=module_path,  # self-contained: usable without AIRSEAL_PKCS11_MODULE
@@ -283,7 +286,9 @@ def public_key_for_uri(uri: str, *, module: str | None = None, warn: Any = None)
 def list_keys(opened: Any, uri: Pkcs11Uri) -> list[KeyEntry]:
     """Every private and public key (grouped by id and label) matching the URI's object/id."""
     groups: dict[tuple[bytes, str], dict[str, Any]] = {}
-    for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+    classes = {"private": (ObjectClass.PRIVATE_KEY,), "public": (ObjectClass.PUBLIC_KEY,)}.get(
+        uri.type or "", (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY))
+    for cls in classes:
         for obj in iter_objects(opened.session, _search_attrs(uri, cls)):
             with PKCS11_LOCK:
                 try:
@@ -292,6 +297,7 @@ def list_keys(opened: Any, uri: Pkcs11Uri) -> list[KeyEntry]:
                     raise translate(exc, "reading key attributes") from exc
             groups.setdefault(ident, {})[cls.name] = obj
     entries = []
+    token_base = token_uri(opened.token, opened.module_path, present_tokens(load_module(opened.module_path)))
     for (key_id, label), objs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         sample = objs.get("PUBLIC_KEY") or objs["PRIVATE_KEY"]
         entries.append(
@@ -301,7 +307,7 @@ def list_keys(opened: Any, uri: Pkcs11Uri) -> list[KeyEntry]:
                 key_type=_describe_type(sample),
                 has_private="PRIVATE_KEY" in objs,
                 has_public="PUBLIC_KEY" in objs,
-                uri=object_uri(uri, sample, opened.module_path),
+                uri=object_uri(uri, sample, opened.module_path, token_base),
             )
         )
     return entries

@@ -7,6 +7,9 @@ The host hashes (streaming, in `verifier._internal.signing.batch`); the token si
 - RSA: CKM_RSA_PKCS over a DER DigestInfo (PKCS#1 v1.5, built by asn1crypto), or with
   `rsa_pss=True` CKM_RSA_PKCS_PSS with explicit SHA-256 / MGF1-SHA-256 / 32-byte salt.
 - Ed25519: CKM_EDDSA over the whole message (pure EdDSA has no pre-hash form).
+- Tokens without raw CKM_ECDSA (or CKM_RSA_PKCS) get the message itself with CKM_ECDSA_SHA256 /
+  CKM_ECDSA_SHA384 (or CKM_SHA256_RSA_PKCS); `prehashed` is then False and the caller hands
+  over whole messages, as for Ed25519. hsm.capabilities.choose_sign_mechanism decides.
 Every signature is verified on the host with `cryptography` before it is returned, so a
 faulty token or a key/public-key mix-up never produces a bundle (`hsm.self_check_failed`).
 
@@ -26,14 +29,15 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import exceptions as p11e
 from pkcs11.constants import Attribute
 from pkcs11.mechanisms import MGF, Mechanism
 
+from hsm.capabilities import ck_name, choose_sign_mechanism, token_mechanisms
 from hsm.keys import PublicKey, check_supported, find_private_key, public_key_for_private
-from hsm.token import PKCS11_LOCK, OpenToken, open_token, translate
+from hsm.token import PKCS11_LOCK, OpenToken, ckr_name, open_token, translate
 from hsm.uri import Pkcs11Uri
 from verifier._internal.algorithms import hash_algorithm
 from verifier.errors import HsmError, Reason
@@ -48,7 +52,8 @@ _HASH_FOR_TYPE = {"ec-p256": "sha256", "ec-p384": "sha384"}
 class HsmSigner:
     """Signs with one token key; satisfies `verifier._internal.signing.batch.Signer` structurally."""
 
-    def __init__(self, opened: OpenToken, private_key: Any, public_key: PublicKey, *, rsa_pss: bool = False) -> None:
+    def __init__(self, opened: OpenToken, private_key: Any, public_key: PublicKey, *, rsa_pss: bool = False,
+                 mechanisms: set[Any] | None = None) -> None:
         self._opened = opened
         self._private = private_key
         self._public = public_key
@@ -56,26 +61,26 @@ class HsmSigner:
         if rsa_pss and not self.key_type.startswith("rsa-"):
             raise HsmError(Reason.HSM_KEY_UNUSABLE, f"--rsa-pss needs an RSA key; this key is {self.key_type}")
         self.rsa_pss = rsa_pss
+        # `mechanisms` overrides C_GetMechanismList (tests use it to take the token-hash path).
+        offered = mechanisms if mechanisms is not None else token_mechanisms(opened.token.slot)
+        self.plan = choose_sign_mechanism(offered, self.key_type, rsa_pss=rsa_pss)
         self._check_can_sign()
         self._verify_args = self._host_verify_args()
 
     @property
     def hash_name(self) -> str:
-        """The host-side digest for this key: sha256, or sha384 for P-384."""
+        """The digest for this key: sha256, or sha384 for P-384 (host-side when prehashed)."""
         return _HASH_FOR_TYPE.get(self.key_type, "sha256")
 
     @property
     def prehashed(self) -> bool:
-        """False for Ed25519, which signs the message itself."""
-        return self.key_type != "ed25519"
+        """False when the token gets the whole message: Ed25519, and tokens that only offer
+        CKM_ECDSA_SHA256/384 or CKM_SHA256_RSA_PKCS."""
+        return self.plan.prehashed
 
     @property
     def mechanism(self) -> Mechanism:
-        if self.key_type.startswith("ec-"):
-            return Mechanism.ECDSA
-        if self.key_type == "ed25519":
-            return Mechanism.EDDSA
-        return Mechanism.RSA_PKCS_PSS if self.rsa_pss else Mechanism.RSA_PKCS
+        return self.plan.mechanism  # type: ignore[no-any-return]
 
     def public_key(self) -> PublicKey:
         return self._public
@@ -85,7 +90,6 @@ class HsmSigner:
             try:
                 can_sign = bool(self._private[Attribute.SIGN])
                 label = self._private[Attribute.LABEL]
-                mechanisms = self._opened.token.slot.get_mechanisms()
             except p11e.PKCS11Error as exc:
                 raise translate(exc, "reading the key's attributes") from exc
             allowed = self._allowed_mechanisms()
@@ -96,12 +100,12 @@ class HsmSigner:
                 " `airseal hsm keygen` or pick another key",
             )
         mech = self.mechanism
-        if mech not in mechanisms or (allowed is not None and mech not in allowed):
-            where = "this key's CKA_ALLOWED_MECHANISMS" if mech in mechanisms else "the token"
+        if allowed is not None and mech not in allowed:
             raise HsmError(
                 Reason.HSM_MECHANISM_UNSUPPORTED,
-                f"{where} does not allow {mech.name} for key {label!r}"
-                + (": drop --rsa-pss or use a key made for PSS" if self.rsa_pss else ": use another key type"),
+                f"this key's CKA_ALLOWED_MECHANISMS does not include {ck_name(mech)} for key {label!r}"
+                + (": drop --rsa-pss or use a key made for PSS" if self.rsa_pss else ": use another key"),
+                context={"mechanism": ck_name(mech)},
             )
 
     def _allowed_mechanisms(self) -> set[Any] | None:
@@ -183,7 +187,9 @@ class HsmSigner:
 
     def _check_digest_request(self, hash_name: str) -> None:
         if not self.prehashed:
-            raise HsmError(Reason.HSM_MECHANISM_UNSUPPORTED, "Ed25519 signs the whole message, not a digest")
+            raise HsmError(Reason.HSM_MECHANISM_UNSUPPORTED,
+                           f"{ck_name(self.mechanism)} signs the whole message, not a digest",
+                           context={"mechanism": ck_name(self.mechanism)})
         if hash_name != self.hash_name:
             raise ValueError(f"{self.key_type} signs {self.hash_name} digests, not {hash_name}")
 
@@ -191,22 +197,30 @@ class HsmSigner:
         """C_Sign (+ DER for ECDSA) only: never handed to a caller before a host verification
         (`_self_check_digest`, or the verifier thread's verdict)."""
         if self.key_type.startswith("ec-"):
-            raw = self._c_sign(digest, Mechanism.ECDSA, None)
-            half = len(raw) // 2
-            return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+            return _der_from_raw(self._c_sign(digest, Mechanism.ECDSA, None))
         if self.rsa_pss:
             return self._c_sign(digest, Mechanism.RSA_PKCS_PSS, (Mechanism.SHA256, MGF.SHA256, PSS_SALT_BYTES))
         return self._c_sign(_digest_info(self.hash_name, digest), Mechanism.RSA_PKCS, None)
 
     def sign_message(self, message: bytes) -> bytes:
-        """Sign a whole message: EdDSA on the token for Ed25519, else host hash + sign_digest."""
+        """Sign a whole message: on the token when it hashes (EdDSA, CKM_ECDSA_SHA256/384,
+        CKM_SHA256_RSA_PKCS), else host hash + sign_digest. Verified on the host first."""
         if self.prehashed:
             import hashlib
 
             return self.sign_digest(hashlib.new(self.hash_name, message).digest(), self.hash_name)
-        signature = self._c_sign(message, Mechanism.EDDSA, None)
+        mech = self.mechanism
+        signature = self._c_sign(message, mech, None)
+        if self.key_type.startswith("ec-"):
+            signature = _der_from_raw(signature)
+        public = self._public
         try:
-            self._public.verify(signature, message)  # type: ignore[call-arg]
+            if isinstance(public, ed25519.Ed25519PublicKey):
+                public.verify(signature, message)
+            elif isinstance(public, ec.EllipticCurvePublicKey):
+                public.verify(signature, message, ec.ECDSA(hash_algorithm(self.hash_name)))
+            else:
+                public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature as exc:
             raise _self_check_error() from exc
         return signature
@@ -217,8 +231,23 @@ class HsmSigner:
                 if param is None:
                     return bytes(self._private.sign(data, mechanism=mechanism))
                 return bytes(self._private.sign(data, mechanism=mechanism, mechanism_param=param))
+            except (p11e.MechanismInvalid, p11e.MechanismParamInvalid, p11e.FunctionNotSupported) as exc:
+                raise self._refused(mechanism, exc) from exc
+            except p11e.GeneralError as exc:
+                if not self.plan.listed:
+                    raise self._refused(mechanism, exc) from exc
+                raise translate(exc, f"signing with {ck_name(mechanism)}") from exc
             except p11e.PKCS11Error as exc:
-                raise translate(exc, f"signing with {mechanism.name}") from exc
+                raise translate(exc, f"signing with {ck_name(mechanism)}") from exc
+
+    def _refused(self, mechanism: Any, exc: BaseException) -> HsmError:
+        unlisted = "" if self.plan.listed else " (the module does not list it in C_GetMechanismList either)"
+        hint = ": drop --rsa-pss" if mechanism == Mechanism.RSA_PKCS_PSS else ": use another key type"
+        return HsmError(
+            Reason.HSM_MECHANISM_UNSUPPORTED,
+            f"the token refused to sign with {ck_name(mechanism)} ({ckr_name(exc)}){unlisted}{hint}",
+            context={"mechanism": ck_name(mechanism)},
+        )
 
     def _host_verify_args(self) -> tuple[Any, ...] | None:
         """The constant trailing arguments of `public_key.verify` for digests, built once."""
@@ -250,6 +279,12 @@ class HsmSigner:
     def _self_check_digest(self, signature: bytes, digest: bytes, hash_name: str) -> None:
         if hash_name != self.hash_name or not self._verifies(signature, digest):
             raise _self_check_error()
+
+
+def _der_from_raw(raw: bytes) -> bytes:
+    """The token's ECDSA r||s as a DER ECDSA-Sig-Value."""
+    half = len(raw) // 2
+    return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
 
 def _digest_info(hash_name: str, digest: bytes) -> bytes:

@@ -14,6 +14,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import sys
@@ -65,7 +66,8 @@ class TokenInfo:
     slot_description: str
     initialized: bool
     uri: Pkcs11Uri
-    """Selects exactly this token (label + serial), with the module path."""
+    """Selects exactly this token (label + serial, + slot-id when those are shared), with the
+    module path. See `token_uri`."""
 
 
 @dataclass(frozen=True)
@@ -180,21 +182,49 @@ def list_tokens(module_path: str) -> list[TokenInfo]:
     lib = load_module(module_path)
     with PKCS11_LOCK:
         try:
-            return [_token_info(slot.get_token(), module_path) for slot in lib.get_slots(token_present=True)]
+            tokens = [slot.get_token() for slot in lib.get_slots(token_present=True)]
+            return [_token_info(t, module_path, tokens) for t in tokens]
         except p11e.PKCS11Error as exc:
             raise translate(exc, "listing tokens") from exc
 
 
-def _token_info(token: Any, module_path: str) -> TokenInfo:
+def present_tokens(lib: Any) -> list[Any]:
+    """The tokens in every slot that has one (initialized or not)."""
+    with PKCS11_LOCK:
+        try:
+            return [slot.get_token() for slot in lib.get_slots(token_present=True)]
+        except p11e.PKCS11Error as exc:
+            raise translate(exc, "listing tokens") from exc
+
+
+def token_uri(token: Any, module_path: str | None, siblings: list[Any] | None = None) -> Pkcs11Uri:
+    """A URI that selects exactly `token` among `siblings` (the module's tokens).
+
+    `token=` (the label, empty for an uninitialized token, as p11tool prints it) and `serial=`
+    (also when it is all zeros, as tpm2-pkcs11 reports: p11tool prints it too). When those two
+    do not single the token out (same label and serial on two slots), `slot-id=` is added.
+
+    `model=` is never added: python-pkcs11 returns the model with its trailing NULs and spaces
+    stripped, and p11-kit compares the URI's value padded with *spaces* against the raw
+    32-byte field, so a model reported as "SW   TPM" + 8 NULs (swtpm) would not match in
+    p11tool if airseal printed it without the NULs. airseal accepts p11tool's model= values
+    (NULs included) when it parses a URI; see `_token_matches`.
+    """
+    with PKCS11_LOCK:
+        label = str(token.label)
+        serial = _serial_text(token.serial)
+        uri = Pkcs11Uri(token=label, serial=serial or None, module_path=module_path)
+        others = siblings if siblings is not None else [token]
+        same = [t for t in others if _token_matches(t, uri, initialized_only=False)]
+        if len(same) > 1:
+            uri = dataclasses.replace(uri, slot_id=int(token.slot.slot_id))
+    return uri
+
+
+def _token_info(token: Any, module_path: str, siblings: list[Any] | None = None) -> TokenInfo:
     slot = token.slot
     serial = _serial_text(token.serial)
     initialized = bool(token.flags & TokenFlag.TOKEN_INITIALIZED)
-    uri = Pkcs11Uri(
-        token=str(token.label) if initialized else None,
-        serial=serial or None,
-        slot_id=None if serial else int(slot.slot_id),
-        module_path=module_path,
-    )
     return TokenInfo(
         label=str(token.label),
         serial=serial,
@@ -203,14 +233,24 @@ def _token_info(token: Any, module_path: str) -> TokenInfo:
         slot_id=int(slot.slot_id),
         slot_description=str(slot.slot_description),
         initialized=initialized,
-        uri=uri,
+        uri=token_uri(token, module_path, siblings),
     )
 
 
 def _serial_text(serial: Any) -> str:
     if isinstance(serial, bytes):
-        return serial.decode("ascii", "replace").strip()
-    return str(serial).strip()
+        serial = serial.decode("ascii", "replace")
+    return _norm(str(serial))
+
+
+def _norm(text: str) -> str:
+    """A CK_UTF8CHAR field as airseal compares it: trailing NULs and blanks dropped.
+
+    PKCS#11 pads these fields with spaces, but some modules pad with NULs (tpm2-pkcs11's
+    model "SW   TPM" + NULs); p11tool percent-encodes the NULs into its URIs (%00), and
+    python-pkcs11 strips them when it reads the field. Dropping both on both sides makes a
+    p11tool URI select the same token in airseal."""
+    return text.rstrip("\0 \t\r\n")
 
 
 def select_token(lib: Any, uri: Pkcs11Uri) -> Any:
@@ -226,6 +266,7 @@ def select_token(lib: Any, uri: Pkcs11Uri) -> Any:
             tokens = [slot.get_token() for slot in lib.get_slots(token_present=True)]
             matches = [t for t in tokens if _token_matches(t, uri)]
             available = [f"{t.label!s} (serial {_serial_text(t.serial)}, slot {t.slot.slot_id})" for t in tokens if t.flags & TokenFlag.TOKEN_INITIALIZED]
+            candidates = [token_uri(t, None, tokens).display() for t in matches]
         except p11e.PKCS11Error as exc:
             raise translate(exc, "looking for the token") from exc
     if not matches:
@@ -239,15 +280,15 @@ def select_token(lib: Any, uri: Pkcs11Uri) -> Any:
         raise HsmError(
             Reason.HSM_TOKEN_NOT_FOUND,
             "more than one token matches; add token=LABEL or serial=SERIAL to the URI",
-            context={"candidates": [_token_info(t, "").uri.display() for t in matches]},
+            context={"candidates": candidates},
         )
     return matches[0]
 
 
 def _check_library(lib: Any, uri: Pkcs11Uri) -> None:
     wanted: dict[str, tuple[str | None, str]] = {
-        "library-manufacturer": (uri.library_manufacturer, str(lib.manufacturer_id).strip()),
-        "library-description": (uri.library_description, str(lib.library_description).strip()),
+        "library-manufacturer": (uri.library_manufacturer and _norm(uri.library_manufacturer), _norm(str(lib.manufacturer_id))),
+        "library-description": (uri.library_description and _norm(uri.library_description), _norm(str(lib.library_description))),
     }
     if uri.library_version is not None:
         major, minor = lib.library_version
@@ -263,21 +304,34 @@ def _check_library(lib: Any, uri: Pkcs11Uri) -> None:
             )
 
 
-def _token_matches(token: Any, uri: Pkcs11Uri) -> bool:
-    if not token.flags & TokenFlag.TOKEN_INITIALIZED:
+def _token_matches(token: Any, uri: Pkcs11Uri, *, initialized_only: bool = True) -> bool:
+    if initialized_only and not token.flags & TokenFlag.TOKEN_INITIALIZED:
         return False
     slot = token.slot
     checks = (
         (uri.token, str(token.label)),
         (uri.serial, _serial_text(token.serial)),
-        (uri.model, str(token.model).strip()),
-        (uri.manufacturer, str(token.manufacturer_id).strip()),
-        (uri.slot_description, str(slot.slot_description).strip()),
-        (uri.slot_manufacturer, str(slot.manufacturer_id).strip()),
+        (uri.model, str(token.model)),
+        (uri.manufacturer, str(token.manufacturer_id)),
     )
     if uri.slot_id is not None and uri.slot_id != int(slot.slot_id):
         return False
-    return all(want is None or want == have for want, have in checks)
+    if not all(want is None or _norm(want) == _norm(have) for want, have in checks):
+        return False
+    if uri.slot_description is None and uri.slot_manufacturer is None:
+        return True
+    slot_checks = (
+        (uri.slot_description, str(slot.slot_description)),
+        (uri.slot_manufacturer, str(slot.manufacturer_id)),
+    )
+    return all(want is None or _norm(want) == _norm(have) for want, have in slot_checks)
+
+
+def token_matches(token: Any, uri: Pkcs11Uri, *, initialized_only: bool = True) -> bool:
+    """Whether the URI's token attributes (label, serial, model, manufacturer, slot-*) select
+    `token`; with initialized_only=False an uninitialized token can match too (hsm doctor)."""
+    with PKCS11_LOCK:
+        return _token_matches(token, uri, initialized_only=initialized_only)
 
 
 def read_pin(uri: Pkcs11Uri, token_label: str, *, warn: Warn | None = None) -> str:
@@ -369,6 +423,14 @@ def open_token(
             return cached
         need_pin = login and not (cached is not None and cached.logged_in)
         user_pin: Any = None
+        if need_pin and token.flags & TokenFlag.USER_PIN_LOCKED:
+            # Do not spend a login attempt (or read a PIN) on a token that refuses them all.
+            raise HsmError(
+                Reason.HSM_PIN_INCORRECT,
+                f"token {token.label!s}: the user PIN is locked after too many failures: the"
+                " token's security officer must unlock it",
+                context={"token_flags": "CKF_USER_PIN_LOCKED"},
+            )
         if need_pin:
             if token.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH and not _pin_configured(uri):
                 user_pin = pkcs11.PROTECTED_AUTH  # PIN pad on the device
@@ -477,10 +539,21 @@ def translate(exc: Exception, action: str) -> HsmError:
         )
     return HsmError(
         Reason.HSM_DEVICE_ERROR,
-        f"{action}: the token reported {type(exc).__name__}: retry, or check the token with the"
-        " vendor's tools",
-        context={"pkcs11_error": type(exc).__name__},
+        f"{action}: the token refused it with {ckr_name(exc)}: `airseal hsm doctor` shows what"
+        " this token supports; otherwise check it with the vendor's tools",
+        context={"pkcs11_error": ckr_name(exc)},
     )
+
+
+def ckr_name(exc: BaseException) -> str:
+    """python-pkcs11's exception class as the PKCS#11 return value name it stands for
+    (GeneralError -> CKR_GENERAL_ERROR), for messages that name what the token said."""
+    import re
+
+    name = type(exc).__name__
+    if name == "PKCS11Error":
+        return "an unknown CKR_ value" + (f" ({exc})" if str(exc) else "")
+    return "CKR_" + re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
 
 
 __all__ = [
@@ -490,7 +563,11 @@ __all__ = [
     "PKCS11_LOCK",
     "TokenInfo",
     "attribute_mapper",
+    "ckr_name",
     "close_all",
+    "present_tokens",
+    "token_matches",
+    "token_uri",
     "iter_objects",
     "list_tokens",
     "load_module",

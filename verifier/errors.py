@@ -113,6 +113,7 @@ class Reason(str, enum.Enum):
     HSM_DEVICE_ERROR = "hsm.device_error"
     HSM_KEY_EXISTS = "hsm.key_exists"
     HSM_SELF_CHECK_FAILED = "hsm.self_check_failed"
+    HSM_IMPORT_REFUSED = "hsm.import_refused"
 
     # --- a service at signing: timestamp authority, transparency log (exit 6) ---
     TSA_REQUEST_FAILED = "tsa.request_failed"

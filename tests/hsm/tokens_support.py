@@ -548,3 +548,85 @@ def opencryptoki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[To
         monkeypatch.setenv("AIRSEAL_PKCS11_MODULE", tok.module)
         monkeypatch.setenv("AIRSEAL_PKCS11_PIN", tok.pin)
         yield tok
+
+
+# ---------------------------------------------------------------------------------------------
+# All three implementations behind one interface (tests/hsm/test_token_matrix.py, test_token_uris.py)
+
+P11KIT_PROXY_CANDIDATES = (
+    "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so",
+    "/usr/lib64/p11-kit-proxy.so",
+    "/usr/lib/p11-kit-proxy.so",
+)
+P11KIT_PROXY = _first_file(P11KIT_PROXY_CANDIDATES)
+P11KIT_SYSTEM_MODULES = Path("/usr/share/p11-kit/modules")
+
+
+@contextlib.contextmanager
+def softhsm2_token(root: Path, label: str = TOKEN_LABEL) -> Iterator[Token]:
+    """SoftHSM2 with a fresh store under `root`, as a `Token` like the other two backends."""
+    from tests.hsm import softhsm_support as sh
+
+    if sh.SOFTHSM_MODULE is None or shutil.which("softhsm2-util") is None:
+        pytest.skip("SoftHSM2 not installed (apt-get install softhsm2)")
+    started = time.monotonic()
+    root = Path(root) / "softhsm2"
+    (root / "tokens").mkdir(parents=True)
+    conf = root / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\nslots.removable = false\n")
+    env = {"SOFTHSM2_CONF": str(conf)}
+    finalize_module(sh.SOFTHSM_MODULE)
+    with _environ(env):
+        _run(["softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", sh.SO_PIN,
+              "--pin", sh.USER_PIN], env={**os.environ, **env})
+        tok = Token(backend="softhsm2", module=sh.SOFTHSM_MODULE, root=root, label=label, pin=sh.USER_PIN,
+                    so_pin=sh.SO_PIN, env=env, startup_seconds=time.monotonic() - started)
+        try:
+            yield tok
+        finally:
+            finalize_module(sh.SOFTHSM_MODULE)
+
+
+def softhsm2_missing() -> str | None:
+    from tests.hsm import softhsm_support as sh
+
+    if sh.SOFTHSM_MODULE is None or shutil.which("softhsm2-util") is None:
+        return "SoftHSM2 not installed (apt-get install softhsm2)"
+    return None
+
+
+BACKENDS = ("softhsm2", "tpm2", "opencryptoki")
+_CONTEXTS = {"softhsm2": softhsm2_token, "tpm2": tpm2_token, "opencryptoki": opencryptoki_token}
+_MISSING = {"softhsm2": softhsm2_missing, "tpm2": tpm2_missing, "opencryptoki": ock_missing}
+
+
+def backend_missing(name: str) -> str | None:
+    """Why backend `name` cannot run here, or None."""
+    return _MISSING[name]()
+
+
+def backend_token(name: str, root: Path) -> Any:
+    """The context manager that starts backend `name` (softhsm2, tpm2, opencryptoki) under root."""
+    return _CONTEXTS[name](root)
+
+
+def proxy_registered(backend: str) -> bool:
+    """Whether p11-kit's proxy (as root: system registrations only) loads this backend's module."""
+    if P11KIT_PROXY is None or not P11KIT_SYSTEM_MODULES.is_dir():
+        return False
+    names = {"softhsm2": "softhsm2", "tpm2": "tpm2_pkcs11", "opencryptoki": "opencryptoki"}
+    return (P11KIT_SYSTEM_MODULES / f"{names[backend]}.module").is_file()
+
+
+@pytest.fixture
+def any_token(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Token]:
+    """One of BACKENDS, chosen by indirect parametrisation (`request.param`); skips when missing."""
+    name = request.param
+    reason = backend_missing(name)
+    if reason:
+        pytest.skip(reason)
+    with backend_token(name, tmp_path) as tok:
+        monkeypatch.setenv("AIRSEAL_PKCS11_MODULE", tok.module)
+        monkeypatch.setenv("AIRSEAL_PKCS11_PIN", tok.pin)
+        yield tok

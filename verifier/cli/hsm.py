@@ -194,10 +194,55 @@ def _passphrase() -> bytes:
 def _print_new_key(opened: Any, parsed: Any, key: Any, hint: str) -> None:
     import dataclasses
 
+    if getattr(key, "template", "airseal") != "airseal":
+        from hsm.keygen import COMPATIBLE_DIFFERENCES
+
+        warn(f"the token refused airseal's sign-only key template ({key.refused_with}); used the"
+             f" compatible one: {'; '.join(COMPATIBLE_DIFFERENCES)}. The private key is still"
+             " sensitive and not extractable")
     uri = dataclasses.replace(
         parsed.token_part(), token=opened.label, object=key.label, id=key.id, pin_source=parsed.pin_source
     )
     click.echo(f"{uri.display()}\t{key.key_type}\tkey id {hint}")
+
+
+@hsm.command("doctor")
+@click.argument("uri", required=False)
+@click.option("--module", "module_path", type=click.Path(dir_okay=False), metavar="PATH",
+              help="PKCS#11 module. Default: the URI's module-path, else $AIRSEAL_PKCS11_MODULE.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout (schema airseal.hsm.doctor.v1).")
+def hsm_doctor(uri: str | None, module_path: str | None, as_json: bool) -> None:
+    """Show what a PKCS#11 module, its tokens and (with a key URI) one key can do for airseal.
+
+    Prints the module's C_GetInfo, each token's flags (initialized, login required, PIN
+    locked / final try / count low, write-protected), the mechanisms airseal can use with
+    their key sizes, and which key types it can generate and sign with. With a key URI
+    (object= or id=): the key's type and attributes, a test signature over random bytes
+    verified on the host (needs the PIN from the usual sources; skipped without one), and
+    whether `airseal sign` and `--rsa-pss` will work. Changes nothing on the token.
+    Exit 0 when nothing stops signing, 5 otherwise.
+
+    \b
+    Example:
+      airseal hsm doctor 'pkcs11:token=release;object=signing-key' --module /usr/lib/softhsm/libsofthsm2.so
+    """
+
+    def body() -> None:
+        import sys
+
+        from hsm.doctor import diagnose, render
+        from hsm.uri import Pkcs11Uri
+
+        parsed = parse_key_uri(uri) if uri else Pkcs11Uri()
+        report = diagnose(parsed, module_path, warn=warn)
+        if as_json:
+            emit_json(report)
+        else:
+            click.echo(render(report))
+        if report["problems"]:
+            sys.exit(5)
+
+    run_guarded(body, as_json=as_json)
 
 
 @hsm.command("pubkey")
