@@ -212,6 +212,7 @@ def test_pin_token_and_doctor(any_token: Token) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.loopback  # a software TPM on loopback TCP
 def test_ecdsa_token_hash_path(tmp_path: Path) -> None:
     """Tokens without raw CKM_ECDSA: CKM_ECDSA_SHA256/384 over the message (tpm2 offers both,
     so the signer is told to ignore CKM_ECDSA)."""
