@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
         I + "keyio",
         I + "atomic",
     ),
-    (I + "bundle", I + "trustroot.model", I + "trustroot.load", I + "trustroot.embedded", I + "intoto", I + "evidence"),
+    (I + "bundle", I + "trustroot.model", I + "trustroot.load", I + "trustroot.embedded", I + "intoto", I + "evidence", I + "formats"),
     (
         "verifier",
         I + "crypto",

@@ -758,4 +758,55 @@ def _step9_identity(bundle: Bundle, policy: VerificationPolicy, signer: Verified
     )
 
 
-__all__ = ["FUTURE_SKEW", "verify_bundle"]
+# --- Several trusted roots --------------------------------------------------------------------
+
+
+def verify_with_trusted_roots(
+    bundle: Bundle,
+    roots: Sequence[tuple[TrustedRoot, str]],
+    artifact: ArtifactInput,
+    policy: VerificationPolicy,
+) -> VerificationResult:
+    """Judge a bundle against the trusted root(s) whose logs, CAs or TSAs it uses (§0).
+
+    `roots` pairs each trusted root with its SHA-256 (hex). The candidates are the roots that
+    list one of the bundle's log ids, the CA that issued its leaf, or (for a bundle with
+    timestamps) a timestamp authority, in the order given; if none does, every root is a
+    candidate. The first candidate that verifies wins and the result names it; if none does,
+    the most specific failure is raised (`most_specific`).
+    """
+    candidates = [pair for pair in roots if _uses_root(bundle, pair[0])] or list(roots)
+    failures: list[VerificationError] = []
+    for root, digest in candidates:
+        try:
+            result = verify_bundle(bundle, root, artifact, policy)
+        except VerificationError as err:
+            err.context.setdefault("trusted_root_sha256", digest)
+            failures.append(err)
+            continue
+        return result._replace(trusted_root_sha256=digest)
+    raise most_specific(failures)
+
+
+def _uses_root(bundle: Bundle, root: TrustedRoot) -> bool:
+    if any(root.tlog_by_id(entry.log_id) is not None for entry in bundle.tlog_entries):
+        return True
+    if isinstance(bundle.material, CertificateMaterial):
+        issuer = bundle.material.leaf.issuer
+        if any(ca.chain and ca.chain[0].subject == issuer for ca in root.certificate_authorities):
+            return True
+    return bool(bundle.rfc3161_timestamps and root.timestamp_authorities and not root.tlogs)
+
+
+def most_specific(failures: Sequence[VerificationError]) -> VerificationError:
+    """Of several failed attempts, the one that says most: a bundle about another artifact
+    (dsse.subject_mismatch) says least; otherwise the one that got furthest (most checks
+    passed), the first on a tie."""
+    assert failures
+    return max(
+        failures,
+        key=lambda err: (err.reason is not Reason.DSSE_SUBJECT_MISMATCH, sum(1 for c in err.checks if c.ok)),
+    )
+
+
+__all__ = ["FUTURE_SKEW", "most_specific", "verify_bundle", "verify_with_trusted_roots"]
