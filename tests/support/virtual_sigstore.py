@@ -1271,7 +1271,78 @@ def replace_note_signature_lines(envelope: str, lines: Sequence[str]) -> str:
     return text + "\n\n" + "".join(lines)
 
 
+# --------------------------------------------------------------------------------------------
+# ecosystem evidence formats (wrappers around bundles)
+
+
+def github_jsonl(bundles: Sequence[dict[str, Any]], *, blank_lines: bool = False) -> bytes:
+    """`gh attestation download` output: one compact bundle per line, trailing newline."""
+    sep = "\n\n" if blank_lines else "\n"
+    return (sep.join(json.dumps(b, separators=(",", ":")) for b in bundles) + "\n").encode()
+
+
+def pep740_attestation(bundle: dict[str, Any]) -> dict[str, Any]:
+    """A PEP 740 attestation object from a v0.3 certificate DSSE bundle (as pypi-attestations'
+    `Attestation.from_bundle` makes it)."""
+    vm = bundle["verificationMaterial"]
+    env = bundle["dsseEnvelope"]
+    return {
+        "version": 1,
+        "verification_material": {"certificate": vm["certificate"]["rawBytes"], "transparency_entries": vm["tlogEntries"]},
+        "envelope": {"statement": env["payload"], "signature": env["signatures"][0]["sig"]},
+    }
+
+
+GITHUB_PUBLISHER = {"kind": "GitHub", "repository": "airseal-test/repo", "workflow": "release.yml", "environment": None}
+
+
+def pep740_provenance(attestations: Sequence[dict[str, Any]], publisher: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """A PEP 740 provenance object (PyPI's integrity API answer) holding `attestations`."""
+    return {"version": 1, "attestation_bundles": [{"publisher": publisher or GITHUB_PUBLISHER, "attestations": list(attestations)}]}
+
+
+NPM_PUBLISH_PREDICATE = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1"
+SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
+
+
+def npm_attestations(items: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """npm's attestations response: (predicateType, bundle) pairs."""
+    return {"attestations": [{"predicateType": t, "bundle": b} for t, b in items]}
+
+
+def cosign_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
+    """cosign's older `--bundle` file from a message-signature bundle with one Rekor v1 entry."""
+    vm = bundle["verificationMaterial"]
+    entry = vm["tlogEntries"][0]
+    out: dict[str, Any] = {"base64Signature": bundle["messageSignature"]["signature"]}
+    der = None
+    if "certificate" in vm:
+        der = b64d(vm["certificate"]["rawBytes"])
+    elif "x509CertificateChain" in vm:
+        der = b64d(vm["x509CertificateChain"]["certificates"][0]["rawBytes"])
+    if der is not None:
+        out["cert"] = b64(cert_pem(x509.load_der_x509_certificate(der)))
+    out["rekorBundle"] = {
+        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": {
+            "body": entry["canonicalizedBody"],
+            "integratedTime": int(entry["integratedTime"]),
+            "logIndex": int(entry["logIndex"]),
+            "logID": b64d(entry["logId"]["keyId"]).hex(),
+        },
+    }
+    return out
+
+
 __all__ = [
+    "GITHUB_PUBLISHER",
+    "NPM_PUBLISH_PREDICATE",
+    "SLSA_PROVENANCE_V1",
+    "cosign_bundle",
+    "github_jsonl",
+    "npm_attestations",
+    "pep740_attestation",
+    "pep740_provenance",
     "CTLog",
     "CheckpointOptions",
     "DEFAULT_EMAIL",
