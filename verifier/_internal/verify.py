@@ -767,7 +767,7 @@ def verify_with_trusted_roots(
     artifact: ArtifactInput,
     policy: VerificationPolicy,
 ) -> VerificationResult:
-    """Judge a bundle against the trusted root(s) whose logs, CAs or TSAs it uses (§0).
+    """Judge a bundle against the trusted root(s) whose logs, CAs or TSAs it uses (A4).
 
     `roots` pairs each trusted root with its SHA-256 (hex). The candidates are the roots that
     list one of the bundle's log ids, the CA that issued its leaf, or (for a bundle with
