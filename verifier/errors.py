@@ -40,6 +40,8 @@ class Reason(str, enum.Enum):
     TRUSTROOT_LOG_NO_START = "trustroot.log_missing_validity_start"  # E-TR-TLOG-NOSTART
     TRUSTROOT_LOG_ID_MISMATCH = "trustroot.log_id_mismatch"  # E-TR-LOGID
     TRUSTROOT_KEY_TYPE_MISMATCH = "trustroot.key_type_mismatch"  # E-TR-KEYTYPE
+    TRUSTROOT_INVALID_VALIDITY = "trustroot.invalid_validity"
+    EVIDENCE_MALFORMED = "evidence.malformed"
 
     # --- a definite "no" (exit 1) ---
     TLOG_DUPLICATE_ENTRY = "tlog.duplicate_entry"  # E-TLOG-DUP
@@ -57,6 +59,7 @@ class Reason(str, enum.Enum):
     TLOG_NOTE_MALFORMED = "tlog.note_malformed"  # E-NOTE-FORMAT
     TLOG_ENTRY_MISMATCH = "tlog.entry_mismatch"  # E-TLOG-MISMATCH
     TLOG_KIND_CONTENT_MISMATCH = "tlog.kind_content_mismatch"  # E-TLOG-KIND-CONTENT
+    TLOG_LOG_INDEX_MISMATCH = "tlog.log_index_mismatch"
     TIME_NO_VERIFIED_TIMESTAMP = "time.no_verified_timestamp"  # E-NO-TIME
     TIME_OUTSIDE_CERT_VALIDITY = "time.outside_certificate_validity"  # E-TIME-OUTSIDE-CERT
     TIME_IN_FUTURE = "time.in_future"  # E-TIME-FUTURE
@@ -79,6 +82,9 @@ class Reason(str, enum.Enum):
     ARTIFACT_DIGEST_MISMATCH = "artifact.digest_mismatch"  # E-DIGEST-MISMATCH
     DSSE_SUBJECT_MISMATCH = "dsse.subject_mismatch"  # E-INTOTO-SUBJECT
     DSSE_PAYLOAD_TYPE = "dsse.payload_type"  # E-DSSE-TYPE
+    DSSE_PREDICATE_TYPE = "dsse.predicate_type_mismatch"
+    DSSE_SUBJECT_NAME = "dsse.subject_name_mismatch"
+    KEY_HINT_NOT_THIS_KEY = "key.hint_mismatch"
     ED25519_NEEDS_ARTIFACT = "signature.ed25519_needs_artifact"  # E-ED25519-NEEDS-ARTIFACT
     ALGORITHM_UNSUPPORTED = "algorithm.unsupported"  # E-ALG-UNSUPPORTED
     KEY_UNKNOWN = "key.unknown"  # E-KEY-UNKNOWN

@@ -569,10 +569,18 @@ class _LogBase:
         for _ in range(n):
             self.tree.append(os.urandom(40))
 
+    rsa_padding: str = "pkcs1v15"
+    """RSA log keys: how notes are signed ("pkcs1v15" or "pss"); set it to inject a scheme fault."""
+
     def _sign_note(self, text: str, key: Any) -> bytes:
         data = text.encode("utf-8")
         if isinstance(key, ed25519.Ed25519PrivateKey):
             return key.sign(data)
+        if isinstance(key, rsa.RSAPrivateKey):
+            if self.rsa_padding == "pss":
+                pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+                return key.sign(data, pss, hashes.SHA256())
+            return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         return _ecdsa_sha256(key, data)
 
     def _note(self, text: str, name: str, hint: bytes, opts: CheckpointOptions) -> str:
@@ -671,7 +679,11 @@ class RekorV1Log(_LogBase):
 
 
 class RekorV2Log(_LogBase):
-    """Rekor v2: C2SP signed-note checkpoints; Ed25519 or ECDSA P-256 key; no SETs."""
+    """Rekor v2: C2SP signed-note checkpoints; Ed25519, ECDSA P-256 or RSA-2048 key; no SETs.
+
+    RSA keys ("rsa-pkcs1", "rsa-pss") name their scheme in `key_details`; `rsa_padding`
+    decides how notes are actually signed (a fault when the two differ).
+    """
 
     def __init__(self, base_url: str, *, key_type: str = "ed25519", seed: int = 9) -> None:
         self.base_url = base_url
@@ -680,6 +692,9 @@ class RekorV2Log(_LogBase):
             self.private = ed25519.Ed25519PrivateKey.generate()
         elif key_type == "ecdsa":
             self.private = ec.generate_private_key(ec.SECP256R1())
+        elif key_type in ("rsa-pkcs1", "rsa-pss"):
+            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self.rsa_padding = "pss" if key_type == "rsa-pss" else "pkcs1v15"
         else:
             raise ValueError(key_type)
         self.tree = MerkleTree()
@@ -691,7 +706,12 @@ class RekorV2Log(_LogBase):
 
     @property
     def key_details(self) -> str:
-        return "PKIX_ED25519" if self.key_type == "ed25519" else "PKIX_ECDSA_P256_SHA_256"
+        return {
+            "ed25519": "PKIX_ED25519",
+            "ecdsa": "PKIX_ECDSA_P256_SHA_256",
+            "rsa-pkcs1": "PKIX_RSA_PKCS1V15_2048_SHA256",
+            "rsa-pss": "PKIX_RSA_PSS_2048_SHA256",
+        }[self.key_type]
 
     @property
     def log_id(self) -> bytes:
@@ -699,6 +719,8 @@ class RekorV2Log(_LogBase):
         if self.key_type == "ed25519":
             raw = self.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             return hashlib.sha256(self.origin.encode() + b"\n" + b"\x01" + raw).digest()
+        if self.key_type.startswith("rsa"):
+            return hashlib.sha256(self.origin.encode() + b"\n" + b"\xff" + b"PKIX-RSA-PKCS#1v1.5" + self.spki_der).digest()
         return hashlib.sha256(self.spki_der).digest()
 
     def checkpoint(self, size: int, opts: Optional[CheckpointOptions] = None) -> str:
@@ -883,6 +905,7 @@ class VirtualSigstore:
         self._tsa: Any = None
         self._with_tsa = with_tsa
         self._keys: dict[str, SigningKey] = {}
+        self._extra_logs: dict[str, RekorV2Log] = {}
 
     # ---- trust material ------------------------------------------------------------------
 
@@ -920,6 +943,12 @@ class VirtualSigstore:
         return self.key(kind).public_key_pem()
 
     def log_for(self, log: str) -> Any:
+        """"v1", "v2" (Ed25519), "v2-ecdsa", or "v2-rsa-pkcs1" / "v2-rsa-pss" (made on first use)."""
+        if log in ("v2-rsa-pkcs1", "v2-rsa-pss") and log not in self._extra_logs:
+            n = 3 if log == "v2-rsa-pkcs1" else 4
+            self._extra_logs[log] = RekorV2Log(f"https://log2026-{n}.rekor.{self.name}.test", key_type=log[3:])
+        if log in self._extra_logs:
+            return self._extra_logs[log]
         return {"v1": self.rekor_v1, "v2": self.rekor_v2, "v2-ecdsa": self.rekor_v2_ecdsa}[log]
 
     def trusted_root(
@@ -1053,7 +1082,7 @@ class VirtualSigstore:
             else:
                 body_obj = hashedrekord_v001(key.hash_name, digest, sig, verifier_pem)
             entries.append(self._log_v1(body_obj, at, f))
-        elif log in ("v2", "v2-ecdsa"):
+        elif log is not None and log.startswith("v2"):
             body_obj = hashedrekord_v002(
                 _PROTO_HASH[key.hash_name] if key.kind != "ed25519" else "SHA2_512",
                 digest if key.kind != "ed25519" else hashlib.sha512(artifact).digest(),
@@ -1135,7 +1164,7 @@ class VirtualSigstore:
             else:
                 body_obj = dsse_v001(envelope, payload, sig, verifier_pem)
             entries.append(self._log_v1(body_obj, at, f))
-        elif log in ("v2", "v2-ecdsa"):
+        elif log is not None and log.startswith("v2"):
             body_obj = hashedrekord_v002(
                 _PROTO_HASH[key.hash_name],
                 key.digest(pae(payload_type, payload)),
@@ -1242,7 +1271,78 @@ def replace_note_signature_lines(envelope: str, lines: Sequence[str]) -> str:
     return text + "\n\n" + "".join(lines)
 
 
+# --------------------------------------------------------------------------------------------
+# ecosystem evidence formats (wrappers around bundles)
+
+
+def github_jsonl(bundles: Sequence[dict[str, Any]], *, blank_lines: bool = False) -> bytes:
+    """`gh attestation download` output: one compact bundle per line, trailing newline."""
+    sep = "\n\n" if blank_lines else "\n"
+    return (sep.join(json.dumps(b, separators=(",", ":")) for b in bundles) + "\n").encode()
+
+
+def pep740_attestation(bundle: dict[str, Any]) -> dict[str, Any]:
+    """A PEP 740 attestation object from a v0.3 certificate DSSE bundle (as pypi-attestations'
+    `Attestation.from_bundle` makes it)."""
+    vm = bundle["verificationMaterial"]
+    env = bundle["dsseEnvelope"]
+    return {
+        "version": 1,
+        "verification_material": {"certificate": vm["certificate"]["rawBytes"], "transparency_entries": vm["tlogEntries"]},
+        "envelope": {"statement": env["payload"], "signature": env["signatures"][0]["sig"]},
+    }
+
+
+GITHUB_PUBLISHER = {"kind": "GitHub", "repository": "airseal-test/repo", "workflow": "release.yml", "environment": None}
+
+
+def pep740_provenance(attestations: Sequence[dict[str, Any]], publisher: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """A PEP 740 provenance object (PyPI's integrity API answer) holding `attestations`."""
+    return {"version": 1, "attestation_bundles": [{"publisher": publisher or GITHUB_PUBLISHER, "attestations": list(attestations)}]}
+
+
+NPM_PUBLISH_PREDICATE = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1"
+SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
+
+
+def npm_attestations(items: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """npm's attestations response: (predicateType, bundle) pairs."""
+    return {"attestations": [{"predicateType": t, "bundle": b} for t, b in items]}
+
+
+def cosign_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
+    """cosign's older `--bundle` file from a message-signature bundle with one Rekor v1 entry."""
+    vm = bundle["verificationMaterial"]
+    entry = vm["tlogEntries"][0]
+    out: dict[str, Any] = {"base64Signature": bundle["messageSignature"]["signature"]}
+    der = None
+    if "certificate" in vm:
+        der = b64d(vm["certificate"]["rawBytes"])
+    elif "x509CertificateChain" in vm:
+        der = b64d(vm["x509CertificateChain"]["certificates"][0]["rawBytes"])
+    if der is not None:
+        out["cert"] = b64(cert_pem(x509.load_der_x509_certificate(der)))
+    out["rekorBundle"] = {
+        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": {
+            "body": entry["canonicalizedBody"],
+            "integratedTime": int(entry["integratedTime"]),
+            "logIndex": int(entry["logIndex"]),
+            "logID": b64d(entry["logId"]["keyId"]).hex(),
+        },
+    }
+    return out
+
+
 __all__ = [
+    "GITHUB_PUBLISHER",
+    "NPM_PUBLISH_PREDICATE",
+    "SLSA_PROVENANCE_V1",
+    "cosign_bundle",
+    "github_jsonl",
+    "npm_attestations",
+    "pep740_attestation",
+    "pep740_provenance",
     "CTLog",
     "CheckpointOptions",
     "DEFAULT_EMAIL",

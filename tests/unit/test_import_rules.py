@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
         P + "keyio",
         P + "atomic",
     ),
-    (P + "bundle", P + "trustroot.model", P + "trustroot.load", P + "trustroot.embedded", P + "intoto", P + "evidence"),
+    (P + "bundle", P + "trustroot.model", P + "trustroot.load", P + "trustroot.embedded", P + "intoto", P + "evidence", P + "formats"),
     (
         "verifier",
         P + "crypto",

@@ -35,7 +35,8 @@ class Inv:
 
     bundle: Union[dict[str, Any], str, bytes]
     """A bundle dict (dumped as JSON) or raw text/bytes written as is."""
-    trusted_root: Union[dict[str, Any], str, bytes]
+    trusted_root: Union[dict[str, Any], str, bytes, list[Any]]
+    """One trusted root, or a list of them (one `--trusted-root` each)."""
     artifact: bytes = ARTIFACT
     identity: Optional[str] = DEFAULT_IDENTITY
     issuer: Optional[str] = DEFAULT_ISSUER
@@ -50,6 +51,8 @@ class Inv:
     args: list[str] = field(default_factory=list)
     command: str = "verify"
     """"verify" or "verify-bundle" (the conformance-protocol spelling; same behaviour)."""
+    artifact_name: str = "artifact.bin"
+    """The artifact's file name (PEP 740 evidence names the distribution file)."""
 
 
 @dataclass
@@ -81,12 +84,15 @@ def _write(path: Path, value: Union[dict[str, Any], str, bytes]) -> None:
 
 def argv(inv: Inv, workdir: Path) -> list[str]:
     bundle = workdir / "bundle.sigstore.json"
-    root = workdir / "trusted_root.json"
-    art = workdir / "artifact.bin"
+    art = workdir / inv.artifact_name
     _write(bundle, inv.bundle)
-    _write(root, inv.trusted_root)
     art.write_bytes(inv.artifact)
-    out = [inv.command, "--bundle", str(bundle), "--trusted-root", str(root)]
+    out = [inv.command, "--bundle", str(bundle)]
+    roots = inv.trusted_root if isinstance(inv.trusted_root, list) else [inv.trusted_root]
+    for i, tr in enumerate(roots):
+        root = workdir / ("trusted_root.json" if i == 0 else f"trusted_root_{i}.json")
+        _write(root, tr)
+        out += ["--trusted-root", str(root)]
     if inv.key_pem is not None:
         key = workdir / "key.pem"
         key.write_bytes(inv.key_pem)

@@ -124,12 +124,46 @@ def _require_der_ecdsa(signature: bytes, what: str, check: str) -> None:
 
 
 def verify_log_signature(log: TransparencyLog, signature: bytes, data: bytes, *, check: str = "tlog") -> None:
-    """A log's signature over `data` (checkpoint text, SET payload, SCT input)."""
-    verify_over_data(
-        log.public_key, signature, data, hash_name=_log_hash(log), what="log signature", check=check
-    )
+    """A log's signature over `data` (checkpoint text, SET payload): the scheme its keyDetails names.
+
+    The trusted root's `keyDetails` fixes the scheme (RSA PKCS#1 v1.5 or PSS, Ed25519 or
+    Ed25519ph, ECDSA with its hash); a signature in another scheme does not verify, even if
+    the key could make one (docs/verification.md §4.4, §4.6).
+    """
+    verify_with_key_details(log.public_key, log.key_details, signature, data, what="log signature", check=check)
 
 
-def _log_hash(log: TransparencyLog) -> str:
-    details = KEY_DETAILS.get(log.key_details)
-    return (details.hash_name if details is not None else None) or "sha256"
+def verify_with_key_details(
+    key: PublicKeyTypes, key_details: str, signature: bytes, data: bytes, *, what: str, check: str
+) -> None:
+    """Verify `signature` over `data` in exactly the scheme `key_details` (a trusted root's enum) names."""
+    details = KEY_DETAILS.get(key_details)
+    if details is None or not details.matches(key):
+        raise VerificationError(
+            Reason.ALGORITHM_UNSUPPORTED, f"{what}: keyDetails {key_details!r} does not describe this key", check=check
+        )
+    scheme = details.scheme
+    try:
+        if scheme == "ed25519":
+            assert isinstance(key, ed25519.Ed25519PublicKey)
+            key.verify(signature, data)
+            return
+        if scheme == "ecdsa":
+            assert isinstance(key, ec.EllipticCurvePublicKey)
+            _require_der_ecdsa(signature, what, check)
+            key.verify(signature, data, ec.ECDSA(HASH_ALGORITHMS[details.hash_name or "sha256"]()))
+            return
+        if scheme in ("rsa-pkcs1v15", "rsa-pss"):
+            assert isinstance(key, rsa.RSAPublicKey)
+            algorithm = HASH_ALGORITHMS[details.hash_name or "sha256"]()
+            pad: padding.AsymmetricPadding = (
+                padding.PKCS1v15()
+                if scheme == "rsa-pkcs1v15"
+                else padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.AUTO)
+            )
+            key.verify(signature, data, pad, algorithm)
+            return
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError) as exc:
+        raise _invalid(what, check) from exc
+    # ed25519ph: cryptography has no prehashed Ed25519; refuse rather than try another scheme.
+    raise VerificationError(Reason.ALGORITHM_UNSUPPORTED, f"{what}: signature scheme {scheme} is not supported", check=check)

@@ -29,6 +29,9 @@ class Evidence(NamedTuple):
     bundle: Bundle
     expected_predicate_type: Optional[str] = None
     """A wrapper's own claim about the statement's predicate type, which must then agree."""
+    subject_name_form: Optional[str] = None
+    """When the format says the subject must carry the artifact's file name, how names
+    compare ("pep740"); None when the format says nothing about names."""
 
 
 Reader = Callable[[bytes, Limits], Optional[list[Evidence]]]
@@ -38,8 +41,51 @@ def _plain_bundle(data: bytes, limits: Limits) -> Optional[list[Evidence]]:
     return [Evidence(SIGSTORE_BUNDLE, "", load_bundle(data, limits))]
 
 
-_READERS: list[Reader] = []
-"""Wrapper formats, tried in order before the plain bundle (which accepts or refuses anything)."""
+def _lazy(module: str) -> Reader:
+    """A reader that imports its format module only when called (start-up time of `verify`)."""
+
+    def read(data: bytes, limits: Limits) -> Optional[list[Evidence]]:
+        import importlib
+
+        found: Optional[list[Evidence]] = importlib.import_module(module).read(data, limits)
+        return found
+
+    read.__name__ = module.rsplit(".", 1)[-1]
+    return read
+
+
+def _sniff(reader: Reader, *needles: bytes) -> Reader:
+    """Call `reader` only when the bytes contain one of `needles` (a plain bundle never pays)."""
+
+    def read(data: bytes, limits: Limits) -> Optional[list[Evidence]]:
+        if not any(needle in data for needle in needles):
+            return None
+        return reader(data, limits)
+
+    read.__name__ = reader.__name__
+    return read
+
+
+def _maybe_json_lines(data: bytes, limits: Limits) -> Optional[list[Evidence]]:
+    """JSON Lines only if the first non-blank line ends before the file does."""
+    head = data.lstrip()
+    newline = head.find(b"\n")
+    if not head.startswith(b"{") or newline < 0 or head[:newline].rstrip() == b"{":
+        return None
+    return _lazy("verifier._internal.formats.github_jsonl")(data, limits)
+
+
+_READERS: list[Reader] = [
+    _sniff(_lazy("verifier._internal.formats.pep740"), b'"attestation_bundles"', b'"verification_material"'),
+    _sniff(_lazy("verifier._internal.formats.npm"), b'"predicateType"'),
+    _sniff(_lazy("verifier._internal.formats.cosign_bundle"), b'"rekorBundle"'),
+    _maybe_json_lines,
+]
+"""Wrapper formats, tried in order before the plain bundle (which accepts or refuses anything).
+
+One reader per format (verifier/_internal/formats/). PEP 740 comes before npm because a
+provenance object also has "attestations" lists; JSON Lines comes last as its test is a parse.
+"""
 
 
 def load_evidence(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Evidence]:
@@ -62,4 +108,4 @@ def load_evidence(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Evidence
     return found
 
 
-__all__ = ["Evidence", "SIGSTORE_BUNDLE", "load_evidence"]
+__all__ = ["Evidence", "Reader", "SIGSTORE_BUNDLE", "load_evidence"]

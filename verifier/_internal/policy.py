@@ -45,11 +45,19 @@ class _PolicyFields(NamedTuple):
 
     identity: Optional[Identity] = None
     key: Optional[TrustedKey] = None
-    min_tlog_entries: int = 1
+    min_tlog_entries: Optional[int] = 1
+    """None: the default for the trusted root, 1, or 0 when the root lists timestamp
+    authorities but no transparency log (then a signed timestamp is required instead)."""
     min_timestamps: Optional[int] = None
     min_scts: Optional[int] = None
     now: Optional[datetime] = None
     """Verifier clock, used only to refuse integrated times in the future."""
+    predicate_type: Optional[str] = None
+    """DSSE bundles: the in-toto statement's predicateType must be this (an npm wrapper's claim)."""
+    subject_name: Optional[str] = None
+    """DSSE bundles: the subject with the artifact's digest must carry this name."""
+    subject_name_form: str = "exact"
+    """How names compare: "exact", or "pep740" (distribution file names, PEP 740 normalisation)."""
 
 
 class VerificationPolicy(_PolicyFields):
@@ -57,7 +65,8 @@ class VerificationPolicy(_PolicyFields):
 
     Certificate bundles: one tlog entry, one verified time (never fewer), one SCT. Key
     bundles: one tlog entry and one verified time, no SCT; `min_tlog_entries=0` without an
-    explicit `min_timestamps` opts out of observer evidence altogether.
+    explicit `min_timestamps` opts out of observer evidence altogether. `min_tlog_entries=None`
+    takes the trusted root's default (docs/verification.md §4.7).
     """
 
     __slots__ = ()
@@ -68,6 +77,8 @@ class VerificationPolicy(_PolicyFields):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.subject_name_form not in ("exact", "pep740"):
+            raise ValueError("subject_name_form must be 'exact' or 'pep740'")
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         return self

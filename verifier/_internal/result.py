@@ -89,6 +89,12 @@ class VerificationResult(NamedTuple):
     """"tlog_entries", "timestamps", "scts": what was required and what verified."""
     checks: tuple[CheckResult, ...]
     warnings: tuple[str, ...] = ()
+    evidence_format: str = "sigstore-bundle"
+    """The evidence file's format ("sigstore-bundle", "github-attestations-jsonl", ...)."""
+    evidence_location: str = ""
+    """Where in the evidence file the verified bundle sits ("line 2", "attestations[0] ...")."""
+    trusted_root_sha256: Optional[str] = None
+    """SHA-256 (hex) of the trusted root the bundle was judged against, when one was chosen."""
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` object of a successful verification (docs/verify.md)."""
@@ -101,6 +107,9 @@ class VerificationResult(NamedTuple):
             "signer": self.signer.to_json(),
             "artifact_digest": self.artifact_digest,
             "media_type": self.media_type,
+            "format": self.evidence_format,
+            "evidence_location": self.evidence_location,
+            "trusted_root_sha256": self.trusted_root_sha256,
             "time_sources": [t._asdict() for t in self.time_sources],
             "tlog_entries": [e._asdict() for e in self.tlog_entries],
             "scts": self.scts,

@@ -11,15 +11,25 @@ Pure apart from reading the artifact: no trust store, no network, no clock beyon
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from verifier._internal import intoto
-from verifier._internal.algorithms import HASH_FROM_ENUM, describe_key, is_supported_key, key_hash_name
+from verifier._internal.algorithms import HASH_FROM_ENUM, describe_key, is_supported_key, key_hash_name, spki_sha256
 from verifier._internal.artifact import ArtifactInput, artifact_digests, map_artifact
-from verifier._internal.bundle.model import Bundle, CertificateMaterial, DsseEnvelope, MessageSignature, TlogEntry
+from verifier._internal.bundle.model import (
+    Bundle,
+    CertificateMaterial,
+    DsseEnvelope,
+    MessageSignature,
+    PublicKeyMaterial,
+    TlogEntry,
+)
 from verifier._internal.crypto import verify_over_data, verify_over_digest
 from verifier._internal.encoding import pae
 from verifier._internal.keyio import spki_der
@@ -40,9 +50,9 @@ from verifier.errors import AirsealError, CheckResult, Reason, VerificationError
 FUTURE_SKEW = timedelta(minutes=5)
 """How far an integrated time may lie ahead of this machine's clock (clock drift)."""
 
-# §4.4: integrated times count as verified times only for these kinds (as sigstore-python
-# does); intoto 0.0.2 entries still count as log evidence.
-_TIMED_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1")}
+# §4.4: a verified SET makes the integrated time a verified time for every Rekor v1 kind
+# airseal reads (hashedrekord, dsse and intoto alike: the SET signs the same payload shape).
+_TIMED_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")}
 
 VerifiedTime = tuple[datetime, TimeSource]
 ParsedBody = Union[dict[str, Any], AirsealError]
@@ -91,17 +101,21 @@ def _verify(
 
     _step2_artifact_digest(bundle, artifact, digests, rec)
     if not is_cert:
-        _step3_signature_first(bundle, material, artifact, digests, rec)
-    tlog_evidence, integrated_times = _step4_transparency_log(bundle, bodies, trusted_root, material, digests, now, rec)
-    _require_tlog_entries(policy, len(tlog_evidence), len(bundle.tlog_entries), rec)
+        _step3_signature_first(bundle, material, artifact, digests, policy, rec)
+    tlog_evidence, integrated_times, unstamped = _step4_transparency_log(
+        bundle, bodies, trusted_root, material, digests, now, rec
+    )
+    min_tlog, timestamp_instead = _tlog_threshold(policy, trusted_root)
+    _require_tlog_entries(min_tlog, timestamp_instead, len(tlog_evidence), len(bundle.tlog_entries), rec)
     tsa_times, tsa_failures = _step5_rfc3161_timestamps(bundle, trusted_root, rec)
     times = integrated_times + tsa_times
-    min_timestamps = _time_threshold(policy, is_cert)
+    min_timestamps = _time_threshold(policy, is_cert, min_tlog, timestamp_instead)
     _step6_verified_times(times, min_timestamps, tsa_failures, len(bundle.rfc3161_timestamps), is_cert, rec)
+    _step6_log_keys_at_verified_times(unstamped, times, rec)
     min_scts = policy.min_scts if policy.min_scts is not None else (1 if is_cert else 0)
     scts = _step7_certificate(bundle, trusted_root, times, min_scts, rec)
     if is_cert:
-        _step8_signature(bundle, material, artifact, digests, rec)
+        _step8_signature(bundle, material, artifact, digests, policy, rec)
         signer = _step9_identity(bundle, policy, signer, rec)
     return VerificationResult(
         signer=signer,
@@ -111,7 +125,7 @@ def _verify(
         tlog_entries=tuple(tlog_evidence),
         scts=scts,
         thresholds={
-            "tlog_entries": Threshold(policy.min_tlog_entries, len(tlog_evidence)),
+            "tlog_entries": Threshold(min_tlog, len(tlog_evidence)),
             "timestamps": Threshold(min_timestamps, len(times)),
             "scts": Threshold(min_scts, scts),
         },
@@ -219,26 +233,85 @@ def _step2_artifact_digest(bundle: Bundle, artifact: ArtifactInput, digests: Map
 
 
 def _step3_signature_first(
-    bundle: Bundle, material: SigningMaterial, artifact: ArtifactInput, digests: Mapping[str, bytes], rec: _Recorder
+    bundle: Bundle,
+    material: SigningMaterial,
+    artifact: ArtifactInput,
+    digests: Mapping[str, bytes],
+    policy: VerificationPolicy,
+    rec: _Recorder,
 ) -> None:
-    """§3: a key bundle's signature is checked before its evidence, so a wrong --key says so."""
-    _verify_content(bundle, material, artifact, digests, rec)
+    """§3: a key bundle's signature is checked before its evidence, so a wrong --key says so.
+
+    Then the bundle's own names for its key (§3.1) must not name another key.
+    """
+    _verify_content(bundle, material, artifact, digests, policy, rec)
+    _key_names_agree(bundle, material, rec)
+
+
+def _key_names_agree(bundle: Bundle, material: SigningMaterial, rec: _Recorder) -> None:
+    """§3.1: a key hint or DSSE keyid written as a SHA-256 key id must be the verifying key's.
+
+    Recognised spellings: base64 (airseal, sigstore clients), `SHA256:` + unpadded base64
+    (npm, ssh), 64 hex digits. Anything else is an opaque name and stays informational.
+    """
+    names = []
+    if isinstance(bundle.material, PublicKeyMaterial) and bundle.material.hint:
+        names.append(("publicKey.hint", bundle.material.hint))
+    if isinstance(bundle.content, DsseEnvelope) and bundle.content.keyid:
+        names.append(("DSSE keyid", bundle.content.keyid))
+    ours = spki_sha256(material.spki_der)
+    for where, name in names:
+        named = _sha256_key_id(name)
+        if named is not None and named != ours:
+            raise VerificationError(
+                Reason.KEY_HINT_NOT_THIS_KEY,
+                f"the bundle's {where} names another key than the one that verified",
+                context={where: name, "key": base64.b64encode(ours).decode()},
+                check="key",
+            )
+        if named is not None:
+            rec.ok("key.hint", f"{where} names the verifying key")
+
+
+def _sha256_key_id(name: str) -> Optional[bytes]:
+    """The 32 bytes a key name spells, if it is a recognisable SHA-256 key id; else None."""
+    text = name[7:] if name.startswith("SHA256:") else name
+    if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+        return bytes.fromhex(text)
+    if len(text) in (43, 44):
+        padded = text + "=" * (-len(text) % 4)
+        try:
+            raw = base64.b64decode(padded, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return raw if len(raw) == 32 else None
+    return None
 
 
 def _step8_signature(
-    bundle: Bundle, material: SigningMaterial, artifact: ArtifactInput, digests: Mapping[str, bytes], rec: _Recorder
+    bundle: Bundle,
+    material: SigningMaterial,
+    artifact: ArtifactInput,
+    digests: Mapping[str, bytes],
+    policy: VerificationPolicy,
+    rec: _Recorder,
 ) -> None:
     """§8: the certificate's key signed the artifact (or the DSSE envelope naming it)."""
-    _verify_content(bundle, material, artifact, digests, rec)
+    _verify_content(bundle, material, artifact, digests, policy, rec)
 
 
 def _verify_content(
-    bundle: Bundle, material: SigningMaterial, artifact: ArtifactInput, digests: Mapping[str, bytes], rec: _Recorder
+    bundle: Bundle,
+    material: SigningMaterial,
+    artifact: ArtifactInput,
+    digests: Mapping[str, bytes],
+    policy: VerificationPolicy,
+    rec: _Recorder,
 ) -> None:
     if isinstance(bundle.content, MessageSignature):
         _verify_message_signature(bundle.content, material, artifact, digests, rec)
     else:
-        _verify_dsse(bundle.content, material, digests, rec)
+        _verify_dsse(bundle.content, material, digests, policy, rec)
 
 
 def _verify_message_signature(
@@ -285,8 +358,18 @@ def _verify_message_signature(
     rec.ok("signature", f"{describe_key(key)} signature over the {hash_name} digest verifies")
 
 
-def _verify_dsse(content: DsseEnvelope, material: SigningMaterial, digests: Mapping[str, bytes], rec: _Recorder) -> None:
-    """§8.2: the signature over the envelope's PAE, then the artifact among its subjects."""
+def _verify_dsse(
+    content: DsseEnvelope,
+    material: SigningMaterial,
+    digests: Mapping[str, bytes],
+    policy: VerificationPolicy,
+    rec: _Recorder,
+) -> None:
+    """§8.2: the signature over the envelope's PAE, then the artifact among its subjects.
+
+    §8.3: what a wrapper or the policy adds: the statement's predicate type, and the name of
+    the subject that carries the artifact's digest.
+    """
     verify_over_data(material.key, content.signature, pae(content.payload_type, content.payload), what="DSSE signature")
     rec.ok("signature", "DSSE signature over the envelope verifies")
     subjects = intoto.read_subjects(content.payload_type, content.payload)
@@ -299,6 +382,54 @@ def _verify_dsse(content: DsseEnvelope, material: SigningMaterial, digests: Mapp
             check="dsse.subject",
         )
     rec.ok("dsse.subject", f"artifact is subject {found.name!r} of the in-toto statement")
+    if policy.predicate_type is not None:
+        claimed = _predicate_type(content.payload)
+        if claimed != policy.predicate_type:
+            raise VerificationError(
+                Reason.DSSE_PREDICATE_TYPE,
+                "the statement's predicate type is not the one the evidence names",
+                context={"statement": claimed, "expected": policy.predicate_type},
+                check="dsse.predicate_type",
+            )
+        rec.ok("dsse.predicate_type", f"predicate type {claimed}")
+    if policy.subject_name is not None:
+        _subject_name_matches(subjects, digests, policy)
+        rec.ok("dsse.subject_name", f"the subject is named {policy.subject_name!r}")
+
+
+def _predicate_type(payload: bytes) -> Optional[str]:
+    try:
+        value = json.loads(payload).get("predicateType")
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _subject_name_matches(
+    subjects: Sequence[intoto.Subject], digests: Mapping[str, bytes], policy: VerificationPolicy
+) -> None:
+    """§8.3: a subject with the artifact's digest carries the expected name (PEP 740: normalised)."""
+    expected = policy.subject_name
+    assert expected is not None
+    if policy.subject_name_form == "pep740":
+        from verifier._internal.formats.pep740 import normalise_dist_filename
+
+        def norm(name: str) -> Optional[str]:
+            return normalise_dist_filename(name)
+    else:
+
+        def norm(name: str) -> Optional[str]:
+            return name
+
+    want = norm(expected)
+    names = [s.name for s in subjects if intoto.matching_subject((s,), digests) is not None]
+    if want is None or not any(name is not None and norm(name) == want for name in names):
+        raise VerificationError(
+            Reason.DSSE_SUBJECT_NAME,
+            "the subject with the artifact's digest does not carry the artifact's name",
+            context={"expected": expected, "subjects": names[:8]},
+            check="dsse.subject_name",
+        )
 
 
 # --- §4 The transparency log ----------------------------------------------------------------------
@@ -312,11 +443,17 @@ def _step4_transparency_log(
     digests: Mapping[str, bytes],
     now: datetime,
     rec: _Recorder,
-) -> tuple[list[TlogEvidence], list[VerifiedTime]]:
-    """§4: each entry from a trusted log must commit to this bundle and be proven in the log."""
+) -> tuple[list[TlogEvidence], list[VerifiedTime], list[tuple[TransparencyLog, str]]]:
+    """§4: each entry from a trusted log must commit to this bundle and be proven in the log.
+
+    Returns the verified entries, the verified integrated times, and the entries with no
+    verified time of their own (no SET: Rekor v2, or a proof-only Rekor v1 entry), whose
+    log keys §6.2 judges at the bundle's verified times.
+    """
     _refuse_duplicate_entries(bundle.tlog_entries)
     evidence: dict[bytes, TlogEvidence] = {}
     times: dict[bytes, VerifiedTime] = {}
+    unstamped: list[tuple[TransparencyLog, str]] = []
     for entry, body in zip(bundle.tlog_entries, bodies):
         if isinstance(body, AirsealError):
             raise body  # §4.2: kind and version are checked before anything else about the entry
@@ -345,7 +482,9 @@ def _step4_transparency_log(
         )
         if verified_time is not None and (entry.kind, entry.version) in _TIMED_KINDS:
             times.setdefault(log.log_id, (verified_time, TimeSource("tlog", log.base_url, iso(verified_time))))
-    return list(evidence.values()), list(times.values())
+        if verified_time is None:
+            unstamped.append((log, where))
+    return list(evidence.values()), list(times.values()), unstamped
 
 
 def _refuse_duplicate_entries(entries: Sequence[TlogEntry]) -> None:
@@ -394,6 +533,15 @@ def _verify_inclusion(entry: TlogEntry, log: TransparencyLog, v2: bool) -> None:
     proof = entry.inclusion_proof
     assert proof is not None and proof.checkpoint is not None
     if v2:
+        if proof.log_index != entry.log_index:
+            # Rekor v2 has one index: the entry's and the proof's must be the same number
+            # (Rekor v1's differ by design: global index vs the shard's tree index).
+            raise VerificationError(
+                Reason.TLOG_LOG_INDEX_MISMATCH,
+                "the entry's log index differs from its inclusion proof's",
+                context={"entry_log_index": entry.log_index, "proof_log_index": proof.log_index},
+                check="tlog.inclusion_proof",
+            )
         body = checkpoint_mod.verify_checkpoint(
             proof.checkpoint.envelope, log, expected_origins=log.origins or (log.origin,), key_id=log.checkpoint_key_id or log.log_id
         )
@@ -416,17 +564,33 @@ def _verify_inclusion(entry: TlogEntry, log: TransparencyLog, v2: bool) -> None:
     verify_inclusion(index, body.tree_size, leaf_hash(entry.canonicalized_body), proof.hashes, body.root_hash)
 
 
-def _require_tlog_entries(policy: VerificationPolicy, verified: int, in_bundle: int, rec: _Recorder) -> None:
+def _tlog_threshold(policy: VerificationPolicy, trusted_root: TrustedRoot) -> tuple[int, bool]:
+    """§4.7: how many log entries are needed, and whether a signed timestamp stands in for them.
+
+    An explicit `min_tlog_entries` is used as given. Left as None it is 1, except for a trusted
+    root that lists timestamp authorities but no transparency log (GitHub's instance logs
+    nothing): there it is 0 and a signed timestamp is required instead (§6.1).
+    """
+    if policy.min_tlog_entries is not None:
+        return policy.min_tlog_entries, False
+    if not trusted_root.tlogs and trusted_root.timestamp_authorities:
+        return 0, True
+    return 1, False
+
+
+def _require_tlog_entries(required: int, timestamp_instead: bool, verified: int, in_bundle: int, rec: _Recorder) -> None:
     """§4.7: enough entries from distinct trusted logs verified."""
-    if verified < policy.min_tlog_entries:
+    if verified < required:
         raise VerificationError(
             Reason.TLOG_THRESHOLD_NOT_MET,
-            f"bundle has {verified} verified entries from trusted transparency logs;"
-            f" {policy.min_tlog_entries} required",
+            f"bundle has {verified} verified entries from trusted transparency logs; {required} required",
             context={"entries_in_bundle": in_bundle},
             check="tlog.threshold",
         )
-    rec.ok("tlog.threshold", f"{verified} of {policy.min_tlog_entries} required log(s)")
+    if timestamp_instead:
+        rec.ok("tlog.threshold", "the trusted root lists no transparency log: a signed timestamp is required instead")
+    else:
+        rec.ok("tlog.threshold", f"{verified} of {required} required log(s)")
 
 
 # --- §5 RFC 3161 timestamps ---------------------------------------------------------------------
@@ -455,18 +619,19 @@ def _step5_rfc3161_timestamps(
 # --- §6 Verified times -----------------------------------------------------------------------------
 
 
-def _time_threshold(policy: VerificationPolicy, is_cert: bool) -> int:
+def _time_threshold(policy: VerificationPolicy, is_cert: bool, min_tlog: int, timestamp_instead: bool) -> int:
     """§6.1: how many verified times this bundle needs.
 
     A certificate is only ever judged at a verified time, so certificate bundles need at least
     one whatever the options say. A key bundle needs one by default too; `--min-tlog-entries 0`
     without `--min-timestamps` is the explicit opt-out from observer evidence (no log, no time).
+    When a signed timestamp stands in for the log (§4.7), at least one is needed.
     """
-    if is_cert:
+    if is_cert or timestamp_instead:
         return max(1, policy.min_timestamps or 0)
     if policy.min_timestamps is not None:
         return policy.min_timestamps
-    return 1 if policy.min_tlog_entries > 0 else 0
+    return 1 if min_tlog > 0 else 0
 
 
 def _step6_verified_times(
@@ -491,6 +656,38 @@ def _step6_verified_times(
         context={"rfc3161_timestamps": timestamps_in_bundle, "verified_times": len(times)},
         check="time.threshold",
     )
+
+
+def _step6_log_keys_at_verified_times(
+    unstamped: Sequence[tuple[TransparencyLog, str]], times: Sequence[VerifiedTime], rec: _Recorder
+) -> None:
+    """§6.2: a log key judges an entry only inside its validity, for entries without a SET too.
+
+    An entry with a SET was judged at its integrated time in §4.4. One without (Rekor v2, a
+    proof-only Rekor v1 entry) is judged at every verified time of the bundle; with none at
+    all it cannot be judged, and is refused.
+    """
+    for log, where in unstamped:
+        if not times:
+            raise VerificationError(
+                Reason.TLOG_KEY_VALIDITY,
+                f"log entry {where} has no verified time at which to judge the log's key",
+                context={"key_valid_from": iso(log.valid_for.start), "key_valid_until": _until(log)},
+                check="tlog.key_validity",
+            )
+        for when, source in times:
+            if not log.valid_for.contains(when):
+                raise VerificationError(
+                    Reason.TLOG_KEY_VALIDITY,
+                    f"the log's key was not valid at the {source.kind} time {iso(when)} (entry {where})",
+                    context={"time": iso(when), "key_valid_from": iso(log.valid_for.start), "key_valid_until": _until(log)},
+                    check="tlog.key_validity",
+                )
+        rec.ok("tlog.key_validity", f"{where}: the log's key is valid at every verified time")
+
+
+def _until(log: TransparencyLog) -> str:
+    return iso(log.valid_for.end) if log.valid_for.end else "open"
 
 
 # --- §7 The certificate ----------------------------------------------------------------------------
@@ -556,4 +753,55 @@ def _step9_identity(bundle: Bundle, policy: VerificationPolicy, signer: Verified
     )
 
 
-__all__ = ["FUTURE_SKEW", "verify_bundle"]
+# --- Several trusted roots --------------------------------------------------------------------
+
+
+def verify_with_trusted_roots(
+    bundle: Bundle,
+    roots: Sequence[tuple[TrustedRoot, Optional[str]]],
+    artifact: ArtifactInput,
+    policy: VerificationPolicy,
+) -> VerificationResult:
+    """Judge a bundle against the trusted root(s) whose logs, CAs or TSAs it uses (A4).
+
+    `roots` pairs each trusted root with its SHA-256 (hex). The candidates are the roots that
+    list one of the bundle's log ids, the CA that issued its leaf, or (for a bundle with
+    timestamps) a timestamp authority, in the order given; if none does, every root is a
+    candidate. The first candidate that verifies wins and the result names it; if none does,
+    the most specific failure is raised (`most_specific`).
+    """
+    candidates = [pair for pair in roots if _uses_root(bundle, pair[0])] or list(roots)
+    failures: list[VerificationError] = []
+    for root, digest in candidates:
+        try:
+            result = verify_bundle(bundle, root, artifact, policy)
+        except VerificationError as err:
+            err.context.setdefault("trusted_root_sha256", digest)
+            failures.append(err)
+            continue
+        return result._replace(trusted_root_sha256=digest)
+    raise most_specific(failures)
+
+
+def _uses_root(bundle: Bundle, root: TrustedRoot) -> bool:
+    if any(root.tlog_by_id(entry.log_id) is not None for entry in bundle.tlog_entries):
+        return True
+    if isinstance(bundle.material, CertificateMaterial):
+        issuer = bundle.material.leaf.issuer
+        if any(ca.chain and ca.chain[0].subject == issuer for ca in root.certificate_authorities):
+            return True
+    return bool(bundle.rfc3161_timestamps and root.timestamp_authorities and not root.tlogs)
+
+
+def most_specific(failures: Sequence[VerificationError]) -> VerificationError:
+    """Of several failed attempts, the one that says most: a bundle about another artifact
+    (dsse.subject_mismatch) says least; otherwise the one that got furthest (most checks
+    passed), the first on a tie."""
+    assert failures
+    return max(
+        failures,
+        key=lambda err: (err.reason is not Reason.DSSE_SUBJECT_MISMATCH, sum(1 for c in err.checks if c.ok)),
+    )
+
+
+__all__ = ["FUTURE_SKEW", "most_specific", "verify_bundle", "verify_with_trusted_roots"]

@@ -8,14 +8,18 @@ keeps the two parsers in step. Never opens a socket.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Sequence
 
 from verifier.cli.common import UsageProblem, causes, echo, echo_causes, emit_json, jsonable, run_guarded, warn
 from verifier.errors import InputError, Reason, VerificationError
 from verifier._internal.limits import DEFAULT_LIMITS
 
+if TYPE_CHECKING:
+    from verifier._internal.trustroot.model import TrustedRoot
+
 EPILOG = """Examples:
   airseal verify --key cosign.pub app.tar.gz
+  airseal verify --bundle app.intoto.jsonl --trusted-root roots.jsonl --certificate-identity-regexp '^https://github.com/org/' app.tar.gz
   airseal verify --certificate-identity https://github.com/org/repo/.github/workflows/rel.yml@refs/tags/v1 \\
       --certificate-oidc-issuer https://token.actions.githubusercontent.com app.tar.gz
   airseal verify --bundle app.sigstore.json --key 'pkcs11:token=release;object=k1' sha256:<64 hex>
@@ -26,23 +30,23 @@ class Option(NamedTuple):
     flags: tuple[str, ...]
     dest: str
     kind: str
-    """"text", "path", "count" (int >= 0), "choice" or "flag"."""
+    """"text", "path", "paths" (repeatable), "count" (int >= 0), "choice" or "flag"."""
     help: str
     default: Any = None
     choices: tuple[str, ...] = ()
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option(("--bundle",), "bundle_path", "path", "Sigstore bundle (default: ARTIFACT.sigstore.json)."),
+    Option(("--bundle",), "bundle_path", "path", "Sigstore bundle, or evidence in an ecosystem's format (GitHub attestation JSON Lines, PEP 740, npm attestations, cosign bundle), recognised by content (default: ARTIFACT.sigstore.json)."),
     Option(("--key",), "key_ref", "text", "PEM public key file, or a pkcs11: URI naming a token key."),
     Option(("--certificate-identity",), "certificate_identity", "text", "Expected SAN of the signing certificate (exact)."),
     Option(("--certificate-identity-regexp",), "certificate_identity_regexp", "text", "Expected SAN, as a regexp that must match the whole value."),
     Option(("--certificate-oidc-issuer",), "certificate_oidc_issuer", "text", "Expected OIDC issuer (exact)."),
     Option(("--certificate-oidc-issuer-regexp",), "certificate_oidc_issuer_regexp", "text", "Expected OIDC issuer, as a full-match regexp."),
-    Option(("--trusted-root",), "trusted_root", "path", "Use this trusted_root.json as the only trust."),
+    Option(("--trusted-root",), "trusted_root", "paths", "Use this trusted_root.json as the only trust; repeat it, or give a JSON Lines file of roots, to trust several (each bundle is judged against the root whose logs and CAs it uses)."),
     Option(("--trust",), "trust_name", "text", "Named trust from the store (default public-good)."),
     Option(("--staging",), "staging", "flag", "Same as --trust staging.", False),
-    Option(("--min-tlog-entries",), "min_tlog_entries", "count", "Verified entries from distinct trusted logs.", 1),
+    Option(("--min-tlog-entries",), "min_tlog_entries", "count", "Verified entries from distinct trusted logs [default: 1; 0 with a trusted root that lists no log, which then requires a signed timestamp]."),
     Option(("--min-timestamps",), "min_timestamps", "count", "Verified time sources (RFC 3161 or SET) [default: 1; never below 1 for certificates; 0 for keys with --min-tlog-entries 0]."),
     Option(("--min-scts",), "min_scts", "count", "SCTs from distinct CT logs [default: 1 for certificates, 0 for keys]."),
     Option(("--mode",), "mode", "choice", "warn = fail-open: report a failure but exit 0.", "enforce", ("enforce", "warn")),
@@ -77,6 +81,8 @@ def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
             parser.add_argument(*opt.flags, dest=opt.dest, type=_count, default=opt.default)
         elif opt.kind == "choice":
             parser.add_argument(*opt.flags, dest=opt.dest, choices=opt.choices, default=opt.default)
+        elif opt.kind == "paths":
+            parser.add_argument(*opt.flags, dest=opt.dest, action="append", default=None)
         else:
             parser.add_argument(*opt.flags, dest=opt.dest, default=None)
     parser.add_argument("artifact")
@@ -113,10 +119,11 @@ def run(**opts: Any) -> None:
 
 def _verify(**opts: Any) -> tuple[Any, list[str]]:
     from verifier._internal.artifact import parse_artifact_argument
-    from verifier._internal.bundle.parse import load_bundle
+    from verifier._internal.bundle.model import CertificateMaterial
+    from verifier._internal.evidence import SIGSTORE_BUNDLE, load_evidence
     from verifier._internal.identity import Identity
     from verifier._internal.policy import VerificationPolicy
-    from verifier._internal.verify import verify_bundle as run_verification
+    from verifier._internal.verify import most_specific, verify_with_trusted_roots
 
     identity = None
     if opts["certificate_identity"] and opts["certificate_identity_regexp"]:
@@ -132,45 +139,92 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
         )
     elif opts["certificate_oidc_issuer"] or opts["certificate_oidc_issuer_regexp"]:
         raise UsageProblem("an OIDC issuer needs --certificate-identity or --certificate-identity-regexp too")
-    if identity is not None and opts["key_ref"]:
-        raise UsageProblem("give --key or a certificate identity, not both")
     if identity is None and not opts["key_ref"]:
         raise UsageProblem("say who must have signed: --key, --certificate-identity or --certificate-identity-regexp")
 
+    both = identity is not None and bool(opts["key_ref"])
+    if both and opts["bundle_path"] is None:
+        raise UsageProblem("give --key or a certificate identity, not both (both only with --bundle naming evidence that holds key- and certificate-signed attestations, such as npm's)")
     artifact = parse_artifact_argument(opts["artifact"])
     bundle_path = opts["bundle_path"]
     if bundle_path is None:
         if artifact.path is None:
             raise UsageProblem("--bundle is required when verifying a digest")
         bundle_path = artifact.path + ".sigstore.json"
-    bundle = load_bundle(_read(bundle_path, "bundle", Reason.BUNDLE_MALFORMED_JSON, DEFAULT_LIMITS.max_bundle_bytes))
+    items = load_evidence(_read(bundle_path, "bundle", Reason.BUNDLE_MALFORMED_JSON, DEFAULT_LIMITS.max_bundle_bytes))
+    wrapped = items[0].format != SIGSTORE_BUNDLE
+    if both and not wrapped:
+        raise UsageProblem("give --key or a certificate identity, not both (both only for evidence that holds key- and certificate-signed attestations, such as npm's)")
 
     key = _load_key(opts["key_ref"]) if opts["key_ref"] else None
-    from verifier._internal.bundle.model import CertificateMaterial
-
     if (
-        isinstance(bundle.material, CertificateMaterial)
-        or bundle.tlog_entries
-        or bundle.rfc3161_timestamps
+        any(isinstance(i.bundle.material, CertificateMaterial) or i.bundle.tlog_entries or i.bundle.rfc3161_timestamps for i in items)
         or opts["trusted_root"]
     ):
-        trusted_root, trust_warnings = _load_trust(opts)
+        roots, trust_warnings = _load_trust(opts)
     else:
         # A bare key signature with no log entry or timestamp: no trust root takes part, so
         # don't warn about one (thresholds still apply and will say what is missing).
         from verifier._internal.trustroot.model import TrustedRoot
 
-        trusted_root, trust_warnings = TrustedRoot("", (), (), (), ()), []
-    policy = VerificationPolicy(
-        identity=identity,
-        key=key,
-        min_tlog_entries=opts["min_tlog_entries"],
-        min_timestamps=opts["min_timestamps"],
-        min_scts=opts["min_scts"],
-    )
+        roots, trust_warnings = [(TrustedRoot("", (), (), (), ()), None)], []
     for message in trust_warnings:
         warn(message)
-    return run_verification(bundle, trusted_root, artifact, policy), trust_warnings
+
+    def policy_for(item: Any, *, use_identity: bool) -> Any:
+        subject_name = None
+        if item.subject_name_form is not None:
+            if artifact.path is None:
+                raise UsageProblem(f"{item.format} evidence names the distribution file: give the file, not its digest")
+            import os
+
+            subject_name = os.path.basename(artifact.path)
+        return VerificationPolicy(
+            identity=identity if use_identity else None,
+            key=None if use_identity else key,
+            min_tlog_entries=opts["min_tlog_entries"],
+            min_timestamps=opts["min_timestamps"],
+            min_scts=opts["min_scts"],
+            predicate_type=item.expected_predicate_type,
+            subject_name=subject_name,
+            subject_name_form=item.subject_name_form or "exact",
+        )
+
+    # Who must have signed decides which bundles are judged: certificate bundles by the
+    # identity, key bundles by the key. Given both (npm), one of each must verify.
+    wanted = [kind for kind, given in (("certificate", identity is not None), ("key", key is not None)) if given]
+    results = []
+    for kind in wanted:
+        use_identity = kind == "certificate"
+        candidates = [i for i in items if isinstance(i.bundle.material, CertificateMaterial) == use_identity]
+        if not candidates:
+            if len(wanted) == 1:
+                candidates = items  # let verification say why this evidence does not fit
+            else:
+                raise VerificationError(
+                    Reason.KEY_UNKNOWN if kind == "key" else Reason.IDENTITY_NO_CERTIFICATE,
+                    f"--{'key' if kind == 'key' else 'certificate-identity'} was given, but the evidence holds no "
+                    f"{'key' if kind == 'key' else 'certificate'}-signed bundle",
+                    check="policy",
+                )
+        failures = []
+        for item in candidates:
+            try:
+                result = verify_with_trusted_roots(item.bundle, roots, artifact, policy_for(item, use_identity=use_identity))
+            except VerificationError as err:
+                if len(items) > 1 or item.location:
+                    err.context.setdefault("evidence", f"{item.format} {item.location}".strip())
+                failures.append(err)
+                continue
+            results.append(result._replace(evidence_format=item.format, evidence_location=item.location))
+            break
+        else:
+            raise most_specific(failures)
+    primary = results[0]
+    if len(results) > 1:
+        extra = tuple(f"also verified: {r.evidence_location or r.evidence_format} signed by {r.signer.describe()}" for r in results[1:])
+        primary = primary._replace(warnings=primary.warnings + extra)
+    return primary, trust_warnings
 
 
 def _read(path: str, what: str, reason: Reason, max_bytes: int) -> bytes:
@@ -208,19 +262,44 @@ def _load_key(ref: str) -> Any:
     return load_pem_public_key(_read(ref, "key", Reason.KEY_MALFORMED, DEFAULT_LIMITS.max_key_bytes), ref)
 
 
-def _load_trust(opts: dict[str, Any]) -> tuple[Any, list[str]]:
+def _load_trust(opts: dict[str, Any]) -> tuple[list[tuple[TrustedRoot, Optional[str]]], list[str]]:
+    """Every trusted root asked for, each with its SHA-256: `--trusted-root` files (each one
+    root, or JSON Lines of roots) or the named trust."""
+    import hashlib
+
     from verifier._internal.trustroot.load import load_trusted_root
 
     if opts["trusted_root"]:
         if opts["trust_name"] or opts["staging"]:
             raise UsageProblem("give --trusted-root or --trust, not both")
-        return load_trusted_root(_read(opts["trusted_root"], "trusted root", Reason.TRUSTROOT_MALFORMED, DEFAULT_LIMITS.max_trusted_root_bytes)
-        ), []
+        paths = opts["trusted_root"]
+        roots: list[tuple[TrustedRoot, Optional[str]]] = []
+        for path in [paths] if isinstance(paths, str) else paths:
+            data = _read(path, "trusted root", Reason.TRUSTROOT_MALFORMED, DEFAULT_LIMITS.max_trusted_root_bytes)
+            for chunk in _trusted_root_documents(data):
+                roots.append((load_trusted_root(chunk), hashlib.sha256(chunk).hexdigest()))
+        return roots, []
     name = opts["trust_name"] or ("staging" if opts["staging"] else "public-good")
     from verifier._internal.trustroot.store import resolve_trusted_root
 
     resolved = resolve_trusted_root(name)
-    return load_trusted_root(resolved.data), list(resolved.warnings)
+    return [(load_trusted_root(resolved.data), hashlib.sha256(resolved.data).hexdigest())], list(resolved.warnings)
+
+
+def _trusted_root_documents(data: bytes) -> list[bytes]:
+    """A trusted-root file's documents: the whole file, or each line of a JSON Lines file
+    (`gh attestation trusted-root` writes one root per line)."""
+    lines = [line.strip() for line in data.split(b"\n")]
+    lines = [line for line in lines if line]
+    if len(lines) > 1 and lines[0].startswith(b"{") and lines[0].endswith(b"}"):
+        import json
+
+        try:
+            json.loads(lines[0])
+        except ValueError:
+            return [data]
+        return lines
+    return [data]
 
 
 def _report_success(result: Any, trust_warnings: list[str], *, as_json: bool, verbose: bool) -> None:
@@ -231,7 +310,11 @@ def _report_success(result: Any, trust_warnings: list[str], *, as_json: bool, ve
         return
     times = ", ".join(f"{t.kind} {t.time}" for t in result.time_sources) or "none"
     echo(f"verified: {result.artifact_digest} signed by {result.signer.describe()}; times: {times}")
+    if result.evidence_format != "sigstore-bundle" or result.evidence_location:
+        echo(f"  evidence: {result.evidence_format}" + (f", {result.evidence_location}" if result.evidence_location else ""))
     if verbose:
+        if result.trusted_root_sha256:
+            echo(f"  trusted root: sha256 {result.trusted_root_sha256}")
         for check in result.checks:
             echo(f"  [{'ok' if check.ok else '--'}] {check.name}: {check.detail}")
 

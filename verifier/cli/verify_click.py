@@ -29,6 +29,13 @@ def _options(fn: Any) -> Any:
                     show_default=True, help=opt.help,
                 )
             )
+        elif opt.kind == "paths":
+            decorators.append(
+                click.option(
+                    *opt.flags, opt.dest, type=click.Path(dir_okay=False), multiple=True, help=opt.help,
+                    callback=lambda _ctx, _param, value: list(value) or None,
+                )
+            )
         elif opt.kind == "path":
             decorators.append(click.option(*opt.flags, opt.dest, type=click.Path(dir_okay=False), help=opt.help))
         else:

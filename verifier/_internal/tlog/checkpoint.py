@@ -99,12 +99,16 @@ def parse_checkpoint_body(text: bytes) -> CheckpointBody:
 def verify_checkpoint(
     envelope: str, log: TransparencyLog, *, expected_origins: tuple[str, ...] | None, key_id: bytes
 ) -> CheckpointBody:
-    """Verify the log's signature on a checkpoint and return its body.
+    """Verify the log's signature on a checkpoint and return its body (docs/verification.md §4.6).
 
     `expected_origins` are the names a Rekor v2 log may sign under (its trusted-root origins);
-    None means Rekor v1: its origin line carries a tree id the trusted root
-    does not know, and its signature lines are named after the log's host. Witness and other signature lines are
-    ignored; every line that names this log with its key hint must verify.
+    None means Rekor v1: its origin line reads "<host> - <tree id>" and its
+    signature line is named after that host, which for a private deployment need not be the
+    trusted root's baseUrl host. So for Rekor v1 the log's line is the one named after the
+    origin line's host (or the trusted root's host) whose key hint is the trusted log's (the
+    first 4 bytes of its id), and it must verify with the trusted log's key, as Rekor's own
+    verifier requires. For Rekor v2 the line must carry one of the log's origins as its name.
+    Witness and other signature lines are ignored; every line chosen must verify.
 
     Raises:
         VerificationError: tlog.note_malformed, tlog.checkpoint_malformed,
@@ -112,11 +116,13 @@ def verify_checkpoint(
     """
     note = parse_signed_note(envelope)
     body = parse_checkpoint_body(note.text)
-    # Rekor v1 signs with its host name while its origin line reads "<host> - <tree id>".
-    names = set(expected_origins) if expected_origins is not None else {body.origin, *log.origins}
     origin = body.origin
+    if expected_origins is not None:
+        names = set(expected_origins)
+    else:
+        names = {body.origin.split(" - ", 1)[0], body.origin, *log.origins}
     hint = key_id[:4]
-    matching = [s for s in note.signatures if s.name in names and s.key_hint == hint]
+    matching = [s for s in note.signatures if s.key_hint == hint and s.name in names]
     if not matching:
         raise VerificationError(
             Reason.TLOG_CHECKPOINT_NO_MATCHING_KEY,

@@ -186,13 +186,18 @@ def _check_dsse_v001(
 def _check_intoto_v002(
     entry: TlogEntry, body: dict[str, Any], content: object, material: SigningMaterial, digests: Mapping[str, bytes]
 ) -> None:
-    """Payload hash, payload type, the one signature and its public key, as logged."""
+    """Payload hash, payload type, the payload if logged, the one signature and its public key."""
     envelope = _require_content(entry, content, DsseEnvelope)
     spec = _get(body, "spec")
     _check_payload_hash(_get(spec, "content", "payloadHash"), envelope.payload)
     logged = _get(spec, "content", "envelope")
     if _get(logged, "payloadType") != envelope.payload_type:
         raise _mismatch("logged payloadType differs from the envelope's")
+    # Rekor's canonical intoto 0.0.2 body omits the payload; when one is there it must be ours.
+    if isinstance(logged, dict) and "payload" in logged:
+        payload_text = _b64(logged["payload"], "payload")
+        if _b64(payload_text.decode("ascii", "replace"), "payload") != envelope.payload:
+            raise _mismatch("logged payload differs from the envelope's payload")
     sigs = _get(logged, "signatures")
     if not isinstance(sigs, list) or len(sigs) != 1:
         raise _mismatch("logged envelope does not have exactly one signature")

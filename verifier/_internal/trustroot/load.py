@@ -64,6 +64,14 @@ def _validity(obj: Obj | None, what: str, *, reason_no_start: Reason = _R) -> Va
         raise InputError(reason_no_start, f"{what} has no validFor.start")
     start = parse_rfc3339(obj.raw("start"), f"{what}.validFor.start")
     end = parse_rfc3339(obj.raw("end"), f"{what}.validFor.end") if obj.raw("end") is not None else None
+    if end is not None and end <= start:
+        # An inverted window would make every time invalid, an empty one all but one instant:
+        # neither is a key or CA anyone meant to trust, so the file is refused (A2).
+        raise InputError(
+            Reason.TRUSTROOT_INVALID_VALIDITY,
+            f"{what}.validFor ends {'before' if end < start else 'when'} it starts",
+            context={"start": obj.raw("start"), "end": obj.raw("end")},
+        )
     return ValidityPeriod(start=start, end=end)
 
 
