@@ -92,7 +92,7 @@ def load_evidence(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Evidence
     """Every bundle in an evidence file, in file order.
 
     Raises:
-        InputError: the file is too large, or is no format airseal reads (the plain-bundle
+        InputError: the file is too large or holds too many bundles, or is no format airseal reads (the plain-bundle
             parser's error then explains what is wrong with it as a bundle).
     """
     if len(data) > limits.max_bundle_bytes:
@@ -102,6 +102,11 @@ def load_evidence(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Evidence
     for reader in _READERS:
         found = reader(data, limits)
         if found is not None:
+            if len(found) > limits.max_evidence_bundles:
+                raise InputError(
+                    Reason.INPUT_TOO_LARGE,
+                    f"evidence file holds {len(found)} bundles (at most {limits.max_evidence_bundles})",
+                )
             return found
     found = _plain_bundle(data, limits)
     assert found is not None

@@ -16,6 +16,8 @@ class Limits(NamedTuple):
     """A bundle (or evidence file in another format); real ones are a few KiB."""
     max_trusted_root_bytes: int = 4 * 1024 * 1024
     """A trusted_root.json; public-good's is about 10 KiB."""
+    max_evidence_bundles: int = 1024
+    """Bundles in one evidence file (GitHub JSON Lines, PEP 740 provenance, npm response)."""
     max_key_bytes: int = 1024 * 1024
     """A PEM public key or certificate file."""
     max_tlog_entries: int = 32

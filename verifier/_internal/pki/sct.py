@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from cryptography import x509
 
-from verifier._internal.crypto import verify_over_data
+from verifier._internal.crypto import verify_with_key_details
 from verifier._internal.keyio import spki_der
 from verifier._internal.timefmt import iso
 from verifier._internal.trustroot.model import TransparencyLog
@@ -73,9 +73,10 @@ def verify_embedded_scts(
             + struct.pack(">H", len(sct.extension_bytes))
             + sct.extension_bytes
         )
-        hash_name = getattr(sct.signature_hash_algorithm, "name", "sha256")
         try:
-            verify_over_data(log.public_key, sct.signature, signed, hash_name=hash_name, what="SCT", check=_CHECK)
+            # The trusted root's keyDetails fixes the scheme (PKCS#1 v1.5 or PSS, the hash),
+            # never whichever happens to verify.
+            verify_with_key_details(log.public_key, log.key_details, sct.signature, signed, what="SCT", check=_CHECK)
         except VerificationError:
             skipped.append(f"{log.base_url}: SCT signature does not verify")
             continue
