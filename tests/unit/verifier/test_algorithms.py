@@ -59,18 +59,3 @@ def test_hashedrekord_v2_key_details() -> None:
     )
     assert algorithms.hashedrekord_v2_key_details(ed25519.Ed25519PrivateKey.generate().public_key()) is None
 
-
-def test_an_evidence_file_with_too_many_bundles_is_refused() -> None:
-    """Counting before verifying: a JSON Lines file of many small bundles is input.too_large."""
-    import json
-
-    from tests.support.virtual_sigstore import VirtualSigstore
-    from verifier import DEFAULT_LIMITS, InputError, Reason
-    from verifier._internal.evidence import load_evidence
-
-    line = json.dumps(VirtualSigstore("cap", with_tsa=False).sign_artifact(b"a")).encode()
-    limits = DEFAULT_LIMITS._replace(max_evidence_bundles=3)
-    assert len(load_evidence(b"\n".join([line] * 3) + b"\n", limits)) == 3
-    with pytest.raises(InputError) as info:
-        load_evidence(b"\n".join([line] * 4) + b"\n", limits)
-    assert info.value.reason is Reason.INPUT_TOO_LARGE
