@@ -175,11 +175,9 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
 
 def _read(path: str, what: str, reason: Reason, max_bytes: int) -> bytes:
     """At most one byte more than the parser accepts, so an oversized file is refused unread."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(reason, f"cannot read {what} {path!r}: {exc.strerror}") from exc
+    from verifier.cli.inputs import read_capped
+
+    return read_capped(path, what, reason, max_bytes)
 
 
 def _check_regexp(pattern: Optional[str]) -> Optional[str]:
@@ -195,17 +193,9 @@ def _check_regexp(pattern: Optional[str]) -> Optional[str]:
 
 
 def _load_key(ref: str) -> Any:
-    from verifier._internal.keyio import Encoding, PublicFormat
+    from verifier.cli.inputs import load_key_ref
 
-    from verifier._internal.policy import load_pem_public_key
-
-    if ref.startswith("pkcs11:"):
-        from hsm.keys import public_key_for_uri
-
-        key = public_key_for_uri(ref, warn=warn)
-        pem = key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        return load_pem_public_key(pem, "the token key")
-    return load_pem_public_key(_read(ref, "key", Reason.KEY_MALFORMED, DEFAULT_LIMITS.max_key_bytes), ref)
+    return load_key_ref(ref, warn)
 
 
 def _load_trust(opts: dict[str, Any]) -> tuple[Any, list[str]]:
