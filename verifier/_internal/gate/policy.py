@@ -385,6 +385,8 @@ def rule_from_options(options: dict[str, Any], *, resolve_key: Optional[KeyResol
             raise
         detail = exc.detail.removeprefix("command line: ")
         key = exc.context.get("key")
+        if key == "key":  # an unreadable or malformed key file is bad input (exit 3), as in verify
+            raise InputError(Reason.KEY_MALFORMED, detail.removeprefix("key: ")) from exc
         if key:
             detail = detail.replace(f"{key}: ", f"--{key}: ", 1)
         raise PolicyProblem(detail.replace("certificate-", "--certificate-").replace("----", "--")) from exc
