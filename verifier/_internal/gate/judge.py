@@ -59,6 +59,7 @@ def init_worker(plan: WorkerPlan, in_pool: bool = True) -> None:
     parent (which stops the run and writes the report); the parent terminates them."""
     if in_pool:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the parent's handler
     global_roots = tuple(load_trusted_root(data, plan.limits) for _, data in plan.trusted_roots)
     compiled = []
     for rule in plan.rules:

@@ -224,6 +224,8 @@ def _batches(options: GateOptions, index: Any, sink: _Sink, verdicts: dict[Any, 
     rules = options.policy.rules
     matcher = RuleMatcher(rules)
     positions = {id(rule): i for i, rule in enumerate(rules)}
+    # Small trees still spread over every worker: about 8 batches per worker, capped.
+    size = max(1, min(options.limits.gate_batch_artifacts, index.artifacts // (max(options.jobs, 1) * 8)))
     batch: list[Any] = []
     for work in iter_work(options.roots, index, matcher, positions):
         if isinstance(work, Refused):
@@ -233,7 +235,7 @@ def _batches(options: GateOptions, index: Any, sink: _Sink, verdicts: dict[Any, 
         else:
             att = tuple(verdicts.get((ref.key, work.rule)) for ref in work.attestations)
             batch.append((work, att))
-            if len(batch) >= options.limits.gate_batch_artifacts:
+            if len(batch) >= size:
                 yield batch
                 batch = []
     if batch:
@@ -312,8 +314,11 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
             pass
     for proc in processes:
         try:
-            proc.join(5)
-        except (OSError, AttributeError, AssertionError):
+            proc.join(2)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(2)
+        except (OSError, AttributeError, AssertionError, ValueError):
             pass
 
 
