@@ -357,6 +357,7 @@ def main() -> None:
             rows.append((f"crypto floor, v1 checks on cryptography ({r3['files']} files, 1 core)", "-", f"{r3['wall']:.2f} s",
                          f"{r3['rate']:,.0f}/s"))
         print(f"\n## gate throughput: {args.n:,} artifacts (40 % Rekor v1, 30 % Rekor v2 + RFC 3161, 30 % DSSE x10)\n")
+        print(f"{os.cpu_count()} cores; load average at the end: {open('/proc/loadavg').read().split()[:3]}\n")
         print("| tool | artifacts | wall | rate |\n| --- | ---: | ---: | ---: |")
         for row in rows:
             print("| " + " | ".join(row) + " |")

@@ -167,3 +167,24 @@ def test_evidence_seam_plain_bundle_and_an_added_format() -> None:
         from verifier._internal.gate import evidence
 
         evidence._ADAPTERS[:] = [a for a in evidence._ADAPTERS if a[0] != "test-two-lines"]
+
+
+def test_the_documented_policy_is_valid_toml_with_known_keys() -> None:
+    import re
+    import tomllib
+
+    from tests.conftest import REPO
+    from verifier._internal.gate.policy import RULE_KEYS, TOP_KEYS, compile_glob
+
+    doc = (REPO / "docs" / "gate.md").read_text()
+    example = re.search(r"```toml\n(# gate\.toml.*?)```", doc, re.S).group(1)
+    parsed = tomllib.loads(example)
+    assert set(parsed) <= set(TOP_KEYS)
+    assert len(parsed["rule"]) == 4 and parsed["rule"][-1] == {"name": "deny everything else", "paths": ["**"], "deny": True}
+    for rule in parsed["rule"]:
+        assert set(rule) <= set(RULE_KEYS)
+        for glob in rule["paths"]:
+            compile_glob(glob)
+        for key in ("certificate-identity-regexp",):
+            if key in rule:
+                re.compile(rule[key])
