@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.gate.conftest import read_results, read_summary, run_gate
+from tests.gate.conftest import gate_command, gate_env, read_results, read_summary, run_gate
 from tests.gate.tree import EXPECTED, ORPHANS, Tree
 
 RESULT_FIELDS = {
@@ -176,3 +177,20 @@ def _root(tmp_path: Path) -> Path:
     path = tmp_path / "tr.json"
     path.write_text(json.dumps(virtual_sigstore().trusted_root(tsas=False)))
     return path
+
+
+def test_a_report_inside_the_tree_is_not_judged(tree: Tree, tmp_path: Path) -> None:
+    """`airseal gate .` writes ./airseal-report inside PATH: neither it nor this run's staging
+    directory is judged; a look-alike leftover of another run is (a name hides nothing)."""
+    (tree.root / ".airseal-report.tmp-crashed").mkdir()
+    (tree.root / ".airseal-report.tmp-crashed" / "results.jsonl").write_text("{}\n")
+    leftover = ".airseal-report.tmp-crashed/results.jsonl"
+    for _ in range(2):  # the second run finds the first run's report in the tree
+        result = subprocess.run(
+            gate_command(["--policy", str(tree.policy), str(tree.root)]), capture_output=True, text=True,
+            cwd=tree.root, env=gate_env(tmp_path), timeout=120, stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 1, result.stderr
+        rows = read_results(tree.root / "airseal-report")
+        assert set(rows) == set(EXPECTED) | {leftover}, sorted(set(rows) ^ set(EXPECTED))
+        assert rows[leftover]["reason_code"] == "gate.no_rule"

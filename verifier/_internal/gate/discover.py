@@ -110,7 +110,21 @@ class Listing(NamedTuple):
     error: Optional[str] = None
 
 
-def walk(root: str) -> Iterator[Listing]:
+class Skip(NamedTuple):
+    """Directories the walk leaves out: the run's own report directory and staging directory,
+    when they sit inside PATH (`airseal gate .` writes `./airseal-report`)."""
+
+    paths: frozenset[str] = frozenset()
+    """Absolute, normalised directory paths."""
+
+    def __call__(self, path: str) -> bool:
+        return path in self.paths
+
+
+NO_SKIP = Skip()
+
+
+def walk(root: str, skip: Skip = NO_SKIP) -> Iterator[Listing]:
     """Depth-first, sorted; one directory in memory at a time (plus the stack of pending dirs)."""
     stack = [""]
     while stack:
@@ -136,6 +150,8 @@ def walk(root: str) -> Iterator[Listing]:
         others.sort()
         yield Listing(dirrel, tuple(files), tuple(others))
         for name in sorted(subdirs, reverse=True):
+            if skip is not NO_SKIP and skip(os.path.normpath(os.path.join(path, name))):
+                continue
             stack.append(f"{dirrel}/{name}" if dirrel else name)
 
 
@@ -212,11 +228,11 @@ def _resolve_subject(root: str, dirrel: str, name: str) -> Optional[str]:
     return None
 
 
-def index_attestations(roots: Sequence[str], limits: Limits = DEFAULT_LIMITS) -> AttestationIndex:
+def index_attestations(roots: Sequence[str], limits: Limits = DEFAULT_LIMITS, skip: Skip = NO_SKIP) -> AttestationIndex:
     """Pass 1. Raises InputError(input.too_large) past `gate_max_attested_subjects`."""
     index = AttestationIndex()
     for root_i, root in enumerate(roots):
-        for listing in walk(root):
+        for listing in walk(root, skip):
             if listing.error is not None:
                 index.artifacts += 1
                 continue
@@ -278,11 +294,15 @@ def _classify_candidate(index: AttestationIndex, root_i: int, root: str, dirrel:
 
 
 def iter_work(
-    roots: Sequence[str], index: AttestationIndex, matcher: RuleMatcher, rule_positions: dict[int, int]
+    roots: Sequence[str],
+    index: AttestationIndex,
+    matcher: RuleMatcher,
+    rule_positions: dict[int, int],
+    skip: Skip = NO_SKIP,
 ) -> Iterator[Work]:
     """Pass 2: every artifact, refused entry and orphan notice, streaming, in walk order."""
     for root_i, root in enumerate(roots):
-        for listing in walk(root):
+        for listing in walk(root, skip):
             if listing.error is not None:
                 yield Refused(root_i, listing.dirrel or ".", "directory", Reason.ARTIFACT_UNREADABLE,
                               f"cannot list directory: {listing.error}")
@@ -334,6 +354,7 @@ __all__ = [
     "OPEN_FLAGS",
     "Orphan",
     "Refused",
+    "Skip",
     "Work",
     "index_attestations",
     "iter_work",

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Optional, TextIO
 
 from verifier._internal.gate import report
-from verifier._internal.gate.discover import Item, Orphan, Refused, index_attestations, iter_work
+from verifier._internal.gate.discover import Item, Orphan, Refused, Skip, index_attestations, iter_work
 from verifier._internal.gate.judge import WorkerPlan, init_worker, judge_batch, verify_attestation
 from verifier._internal.gate.policy import GatePolicy, RuleMatcher
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
@@ -170,9 +170,13 @@ def run_gate(
         with _Stop() as stop:
             sink = _Sink(staging)
             try:
-                index = index_attestations(options.roots, limits)
+                target = os.path.normpath(str(options.report_dir))
+                # Only this run's own report and staging directories: anything else in PATH,
+                # even a look-alike leftover of a crashed run, is judged like any file.
+                skip = Skip(paths=frozenset({target, os.path.normpath(str(staging))}))
+                index = index_attestations(options.roots, limits, skip)
                 progress = _Progress(options.progress, index.artifacts)
-                restarts, interrupted = _judge_all(options, index, sink, stop, progress)
+                restarts, interrupted = _judge_all(options, index, sink, stop, progress, skip)
             finally:
                 sink.close()
             progress.tick(sink.done, sink.failed, final=True)
@@ -219,7 +223,9 @@ def _root_digests(options: GateOptions) -> list[str]:
     return seen
 
 
-def _batches(options: GateOptions, index: Any, sink: _Sink, verdicts: dict[Any, dict[str, Any]]) -> Iterator[list[Any]]:
+def _batches(
+    options: GateOptions, index: Any, sink: _Sink, verdicts: dict[Any, dict[str, Any]], skip: Skip
+) -> Iterator[list[Any]]:
     """Work from the walk, batched; refused entries and notices go straight to the sink."""
     rules = options.policy.rules
     matcher = RuleMatcher(rules)
@@ -227,7 +233,7 @@ def _batches(options: GateOptions, index: Any, sink: _Sink, verdicts: dict[Any, 
     # Small trees still spread over every worker: about 8 batches per worker, capped.
     size = max(1, min(options.limits.gate_batch_artifacts, index.artifacts // (max(options.jobs, 1) * 8)))
     batch: list[Any] = []
-    for work in iter_work(options.roots, index, matcher, positions):
+    for work in iter_work(options.roots, index, matcher, positions, skip):
         if isinstance(work, Refused):
             sink.row(refused_row(work))
         elif isinstance(work, Orphan):
@@ -254,19 +260,23 @@ def _attestation_tasks(options: GateOptions, index: Any) -> list[tuple[Any, int,
     return tasks
 
 
-def _judge_all(options: GateOptions, index: Any, sink: _Sink, stop: _Stop, progress: _Progress) -> tuple[int, Optional[str]]:
+def _judge_all(
+    options: GateOptions, index: Any, sink: _Sink, stop: _Stop, progress: _Progress, skip: Skip
+) -> tuple[int, Optional[str]]:
     """Returns (pool restarts, None or the reason the run stopped early)."""
     plan = WorkerPlan(options.policy.rules, options.trusted_roots, options.limits)
     if options.jobs <= 1:
-        return 0, _judge_serial(options, plan, index, sink, stop, progress)
-    return _judge_pool(options, plan, index, sink, stop, progress)
+        return 0, _judge_serial(options, plan, index, sink, stop, progress, skip)
+    return _judge_pool(options, plan, index, sink, stop, progress, skip)
 
 
 def _signal_name(signum: Optional[int]) -> str:
     return signal.Signals(signum).name if signum else "interrupted"
 
 
-def _judge_serial(options: GateOptions, plan: WorkerPlan, index: Any, sink: _Sink, stop: _Stop, progress: _Progress) -> Optional[str]:
+def _judge_serial(
+    options: GateOptions, plan: WorkerPlan, index: Any, sink: _Sink, stop: _Stop, progress: _Progress, skip: Skip
+) -> Optional[str]:
     from verifier._internal.gate.judge import judge_item
 
     init_worker(plan, in_pool=False)
@@ -278,7 +288,7 @@ def _judge_serial(options: GateOptions, plan: WorkerPlan, index: Any, sink: _Sin
             stop.raise_now = True
             verdicts[(key, position)] = verify_attestation(*args)
             stop.raise_now = False
-        for batch in _batches(options, index, sink, verdicts):
+        for batch in _batches(options, index, sink, verdicts, skip):
             for item, att in batch:
                 if stop.signum:
                     return _signal_name(stop.signum)
@@ -322,7 +332,9 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
             pass
 
 
-def _judge_pool(options: GateOptions, plan: WorkerPlan, index: Any, sink: _Sink, stop: _Stop, progress: _Progress) -> tuple[int, Optional[str]]:
+def _judge_pool(
+    options: GateOptions, plan: WorkerPlan, index: Any, sink: _Sink, stop: _Stop, progress: _Progress, skip: Skip
+) -> tuple[int, Optional[str]]:
     limits = options.limits
     restarts = 0
     pool = _new_pool(options, plan)
@@ -356,7 +368,7 @@ def _judge_pool(options: GateOptions, plan: WorkerPlan, index: Any, sink: _Sink,
                 pool = _new_pool(options, plan)
 
         # 2. Artifacts, a bounded number of batches in flight.
-        batches = _batches(options, index, sink, verdicts)
+        batches = _batches(options, index, sink, verdicts, skip)
         inflight: dict[Future[list[dict[str, Any]]], list[Any]] = {}
         max_inflight = max(2, options.jobs * limits.gate_inflight_batches_per_job)
         exhausted = False
