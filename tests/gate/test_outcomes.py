@@ -194,3 +194,12 @@ def test_a_report_inside_the_tree_is_not_judged(tree: Tree, tmp_path: Path) -> N
         rows = read_results(tree.root / "airseal-report")
         assert set(rows) == set(EXPECTED) | {leftover}, sorted(set(rows) ^ set(EXPECTED))
         assert rows[leftover]["reason_code"] == "gate.no_rule"
+
+
+def test_progress_line_on_stderr(tree: Tree, tmp_path: Path) -> None:
+    result = run_gate(tmp_path, "--policy", str(tree.policy), "--progress", "on", "--report", str(tmp_path / "r"), str(tree.root))
+    assert result.returncode == 1
+    last = result.stderr.split("\r")[-1]
+    assert "gate: 15/15 (100%)" in last and "/s" in last and "ETA" in last and "9 failed" in last
+    quiet = run_gate(tmp_path, "--policy", str(tree.policy), "--report", str(tmp_path / "r"), str(tree.root))
+    assert "\r" not in quiet.stderr  # auto: stderr is not a terminal here

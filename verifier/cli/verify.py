@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Optional, Sequence
 
 from verifier.cli.common import UsageProblem, echo, emit_json, jsonable, run_guarded, warn
-from verifier.errors import InputError, Reason, VerificationError
+from verifier.errors import Reason, VerificationError
 from verifier._internal.limits import DEFAULT_LIMITS
 
 EPILOG = """Examples:
