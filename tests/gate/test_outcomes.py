@@ -203,3 +203,25 @@ def test_progress_line_on_stderr(tree: Tree, tmp_path: Path) -> None:
     assert "gate: 15/15 (100%)" in last and "/s" in last and "ETA" in last and "9 failed" in last
     quiet = run_gate(tmp_path, "--policy", str(tree.policy), "--report", str(tmp_path / "r"), str(tree.root))
     assert "\r" not in quiet.stderr  # auto: stderr is not a terminal here
+
+
+def test_several_trusted_roots_are_tried_in_turn(tree: Tree, tmp_path: Path) -> None:
+    """--trusted-root may repeat, and a file may hold several roots as JSON Lines."""
+    from tests.support.virtual_sigstore import VirtualSigstore
+
+    foreign = json.dumps(VirtualSigstore("elsewhere", with_tsa=False).trusted_root(tsas=False))
+    ours = json.dumps(json.loads(tree.trusted_root.read_text()))
+    jsonl = tmp_path / "roots.jsonl"
+    jsonl.write_text(foreign + "\n" + ours + "\n")
+    only_foreign = tmp_path / "foreign.json"
+    only_foreign.write_text(foreign)
+    common = ["--certificate-identity-regexp", "https://github.com/airseal-test/.+", "--jobs", "1"]
+    report = tmp_path / "r"
+    ok = run_gate(tmp_path, *common, "--trusted-root", str(jsonl), "--report", str(report), str(tree.root / "release"))
+    assert ok.returncode == 1  # d.tar.gz differs from its subject
+    rows = read_results(report)
+    assert [p for p, r in rows.items() if r["verdict"] == "pass"] and rows["d.tar.gz"]["reason_code"] == "dsse.subject_mismatch"
+    assert len(read_summary(report)["trusted_root_sha256"]) == 2
+    bad = run_gate(tmp_path, *common, "--trusted-root", str(only_foreign), "--report", str(report), str(tree.root / "release"))
+    assert bad.returncode == 1
+    assert all(r["verdict"] == "fail" for r in read_results(report).values())
