@@ -192,7 +192,8 @@ class AttestationIndex:
     def __init__(self) -> None:
         self.by_subject: dict[tuple[int, str], list[AttRef]] = {}
         self.candidates: dict[tuple[int, str], str] = {}
-        """(root, relpath) of an unpaired evidence-named file -> "attestation", "orphan" or "artifact"."""
+        """(root, relpath) of an unpaired evidence-named file -> "attestation" or "orphan" (files
+        that are neither are not remembered: memory grows with evidence, not with names)."""
         self.orphan_formats: dict[tuple[int, str], Optional[str]] = {}
         self.artifacts = 0
         """Work items pass 2 will yield for judging (artifacts and refused entries)."""
@@ -246,9 +247,13 @@ def index_attestations(roots: Sequence[str], limits: Limits = DEFAULT_LIMITS, sk
                     continue
                 rel = _rel(listing.dirrel, name)
                 verdict = _classify_candidate(index, root_i, root, listing.dirrel, rel, limits)
-                index.candidates[(root_i, rel)] = verdict
+                if verdict == "orphan" and len(index.orphan_formats) > limits.gate_max_attested_subjects:
+                    verdict = "artifact"  # past the cap, remembered as nothing: judged (and failed) instead
+                    index.orphan_formats.pop((root_i, rel), None)
                 if verdict == "artifact":
-                    index.artifacts += 1
+                    index.artifacts += 1  # not remembered: pass 2 treats unknown names as artifacts
+                else:
+                    index.candidates[(root_i, rel)] = verdict
     return index
 
 
