@@ -8,6 +8,7 @@ command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)   # sigstore-js interop test only
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)   # gate report.html browser test only
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive

@@ -89,6 +89,14 @@ class Reason(str, enum.Enum):
     ALGORITHM_UNSUPPORTED = "algorithm.unsupported"  # E-ALG-UNSUPPORTED
     KEY_UNKNOWN = "key.unknown"  # E-KEY-UNKNOWN
     POLICY_INVALID = "policy.invalid"
+    # the gate (`airseal gate`): per-artifact outcomes that `verify` has no code for
+    GATE_NO_RULE = "gate.no_rule"
+    GATE_DENIED = "gate.denied"
+    GATE_UNSIGNED = "gate.unsigned"
+    GATE_ORPHAN_EVIDENCE = "gate.orphan_evidence"
+    GATE_ARTIFACT_CHANGED = "gate.artifact_changed"
+    GATE_UNSAFE_FILE = "gate.unsafe_file"
+    GATE_WORKER_LOST = "gate.worker_lost"
 
     # --- trust root state (exit 4) ---
     TRUSTROOT_NOT_FOUND = "trustroot.not_found"

@@ -38,6 +38,28 @@ class Limits(NamedTuple):
     max_ed25519_message_bytes: int = 256 * 1024 * 1024
     """Pure Ed25519 signs the whole message in one call, so signing reads it into memory."""
 
+    # --- the gate (`airseal gate`) -----------------------------------------------------------------
+    gate_max_policy_bytes: int = 1024 * 1024
+    """A gate policy file (TOML); a realistic one is a few KiB."""
+    gate_max_rules: int = 4096
+    gate_max_globs_per_rule: int = 1024
+    gate_max_keys_per_rule: int = 64
+    gate_max_evidence_per_artifact: int = 16
+    """Evidence files paired with one artifact by name (F.sigstore.json, F.bundle, ...)."""
+    gate_max_bundles_per_evidence: int = 1024
+    """Bundles in one evidence file (formats that carry several, e.g. JSON Lines)."""
+    gate_max_attested_subjects: int = 1_000_000
+    """Subjects of unpaired DSSE attestations the gate indexes by path: the one structure that
+    grows with the tree (about 200 bytes each); past it the gate stops with input.too_large."""
+    gate_batch_artifacts: int = 32
+    """Artifacts per task sent to a worker: amortises inter-process overhead."""
+    gate_inflight_batches_per_job: int = 4
+    """Tasks queued per worker: bounds the parent's memory whatever the tree size."""
+    gate_max_worker_restarts: int = 2
+    """Pools rebuilt after a worker dies; past it the run stops, marked incomplete."""
+    gate_html_max_rows: int = 20_000
+    """Rows of each section of report.html (results.jsonl always has every artifact)."""
+
     # --- services at signing --------------------------------------------------------------------
     max_service_response_bytes: int = 1024 * 1024
     """A timestamp authority's or transparency log's reply."""

@@ -14,6 +14,7 @@ _LAZY_COMMANDS: dict[str, str] = {
     "attest": "verifier.cli.sign:attest",
     "hsm": "verifier.cli.hsm:hsm",
     "trust": "verifier.cli.trust:trust",
+    "gate": "verifier.cli.gate:gate",
 }
 
 

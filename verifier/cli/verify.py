@@ -229,11 +229,9 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
 
 def _read(path: str, what: str, reason: Reason, max_bytes: int) -> bytes:
     """At most one byte more than the parser accepts, so an oversized file is refused unread."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(reason, f"cannot read {what} {path!r}: {exc.strerror}") from exc
+    from verifier.cli.inputs import read_capped
+
+    return read_capped(path, what, reason, max_bytes)
 
 
 def _check_regexp(pattern: Optional[str]) -> Optional[str]:
@@ -249,57 +247,25 @@ def _check_regexp(pattern: Optional[str]) -> Optional[str]:
 
 
 def _load_key(ref: str) -> Any:
-    from verifier._internal.keyio import Encoding, PublicFormat
+    from verifier.cli.inputs import load_key_ref
 
-    from verifier._internal.policy import load_pem_public_key
-
-    if ref.startswith("pkcs11:"):
-        from hsm.keys import public_key_for_uri
-
-        key = public_key_for_uri(ref, warn=warn)
-        pem = key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        return load_pem_public_key(pem, "the token key")
-    return load_pem_public_key(_read(ref, "key", Reason.KEY_MALFORMED, DEFAULT_LIMITS.max_key_bytes), ref)
+    return load_key_ref(ref, warn)
 
 
 def _load_trust(opts: dict[str, Any]) -> tuple[list[tuple[TrustedRoot, Optional[str]]], list[str]]:
     """Every trusted root asked for, each with its SHA-256: `--trusted-root` files (each one
-    root, or JSON Lines of roots) or the named trust."""
+    root, or JSON Lines of roots) or the named trust (cli.inputs, shared with the gate)."""
     import hashlib
 
     from verifier._internal.trustroot.load import load_trusted_root
+    from verifier.cli.inputs import resolve_trust
 
-    if opts["trusted_root"]:
-        if opts["trust_name"] or opts["staging"]:
-            raise UsageProblem("give --trusted-root or --trust, not both")
-        paths = opts["trusted_root"]
-        roots: list[tuple[TrustedRoot, Optional[str]]] = []
-        for path in [paths] if isinstance(paths, str) else paths:
-            data = _read(path, "trusted root", Reason.TRUSTROOT_MALFORMED, DEFAULT_LIMITS.max_trusted_root_bytes)
-            for chunk in _trusted_root_documents(data):
-                roots.append((load_trusted_root(chunk), hashlib.sha256(chunk).hexdigest()))
-        return roots, []
-    name = opts["trust_name"] or ("staging" if opts["staging"] else "public-good")
-    from verifier._internal.trustroot.store import resolve_trusted_root
-
-    resolved = resolve_trusted_root(name)
-    return [(load_trusted_root(resolved.data), hashlib.sha256(resolved.data).hexdigest())], list(resolved.warnings)
-
-
-def _trusted_root_documents(data: bytes) -> list[bytes]:
-    """A trusted-root file's documents: the whole file, or each line of a JSON Lines file
-    (`gh attestation trusted-root` writes one root per line)."""
-    lines = [line.strip() for line in data.split(b"\n")]
-    lines = [line for line in lines if line]
-    if len(lines) > 1 and lines[0].startswith(b"{") and lines[0].endswith(b"}"):
-        import json
-
-        try:
-            json.loads(lines[0])
-        except ValueError:
-            return [data]
-        return lines
-    return [data]
+    paths = opts["trusted_root"] or ()
+    name = opts["trust_name"] or ("staging" if opts["staging"] else None)
+    if paths and opts["staging"]:
+        raise UsageProblem("give --trusted-root or --trust, not both")
+    documents, warnings = resolve_trust((paths,) if isinstance(paths, str) else tuple(paths), name)
+    return [(load_trusted_root(data), hashlib.sha256(data).hexdigest()) for _, data in documents], warnings
 
 
 def _report_success(result: Any, trust_warnings: list[str], *, as_json: bool, verbose: bool) -> None:

@@ -1,0 +1,36 @@
+"""Sign an in-toto Statement as a DSSE envelope in a v0.3 bundle: what `attest` does, and what
+the gate's Verification Summary Attestation uses. One composition of `sign_pae`,
+`verification_material` and `dsse_bundle`, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from verifier._internal import intoto
+from verifier._internal.bundle import build
+from verifier._internal.signing.sign import Signer, sign_pae
+
+
+def sign_statement(
+    signer: Signer,
+    payload: bytes,
+    *,
+    key_hint: Optional[str] = None,
+    certificate_der: Optional[bytes] = None,
+    timestamps: Optional[Callable[[bytes], Optional[list[bytes]]]] = None,
+) -> dict[str, Any]:
+    """The bundle (protobuf-JSON dict) of a DSSE envelope over `payload` (an in-toto Statement).
+
+    `timestamps(signature)` may return RFC 3161 responses over the signature.
+    """
+    signature = sign_pae(signer, intoto.PAYLOAD_TYPE, payload)
+    material = build.verification_material(
+        key_hint=key_hint,
+        certificate_der=certificate_der,
+        rfc3161_responses=timestamps(signature) if timestamps is not None else None,
+    )
+    return build.dsse_bundle(payload, intoto.PAYLOAD_TYPE, signature, material)
+
+
+__all__ = ["sign_statement"]
