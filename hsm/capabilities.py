@@ -20,7 +20,7 @@ names the missing mechanism (never a bare CKR_GENERAL_ERROR).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from pkcs11 import exceptions as p11e
 from pkcs11.mechanisms import Mechanism
@@ -113,19 +113,19 @@ def choose_sign_mechanism(mechs: set[Any], key_type: str, *, rsa_pss: bool = Fal
             return SignPlan(Mechanism.ECDSA, True, True)
         if token_hash in mechs:
             return SignPlan(token_hash, False, True)
-        _unsupported(f"the token offers neither CKM_ECDSA nor {ck_name(token_hash)}: it cannot sign with"
+        raise _unsupported(f"the token offers neither CKM_ECDSA nor {ck_name(token_hash)}: it cannot sign with"
                      f" {key_type} keys", "CKM_ECDSA")
     if key_type == "ed25519":
         if Mechanism.EDDSA in mechs:
             return SignPlan(Mechanism.EDDSA, False, True)
-        _unsupported("the token does not offer CKM_EDDSA: it cannot sign with ed25519 keys", "CKM_EDDSA")
+        raise _unsupported("the token does not offer CKM_EDDSA: it cannot sign with ed25519 keys", "CKM_EDDSA")
     if rsa_pss:
         return SignPlan(Mechanism.RSA_PKCS_PSS, True, Mechanism.RSA_PKCS_PSS in mechs)
     if Mechanism.RSA_PKCS in mechs:
         return SignPlan(Mechanism.RSA_PKCS, True, True)
     if Mechanism.SHA256_RSA_PKCS in mechs:
         return SignPlan(Mechanism.SHA256_RSA_PKCS, False, True)
-    _unsupported("the token offers neither CKM_RSA_PKCS nor CKM_SHA256_RSA_PKCS: it cannot make"
+    raise _unsupported("the token offers neither CKM_RSA_PKCS nor CKM_SHA256_RSA_PKCS: it cannot make"
                  " PKCS#1 v1.5 signatures", "CKM_RSA_PKCS")
 
 
@@ -138,11 +138,11 @@ def check_can_generate(slot: Any, key_type: str) -> None:
     mechs = token_mechanisms(slot)
     gen = GENERATE_MECHANISM[family(key_type)]
     if gen not in mechs:
-        _unsupported(f"the token does not offer {ck_name(gen)}: it cannot generate {key_type} keys", ck_name(gen))
+        raise _unsupported(f"the token does not offer {ck_name(gen)}: it cannot generate {key_type} keys", ck_name(gen))
     bits = key_bits(key_type)
     rng = mechanism_range(slot, gen)
     if bits is not None and rng is not None and rng[1] > 0 and not rng[0] <= bits <= rng[1]:
-        _unsupported(f"{ck_name(gen)} on this token makes keys of {rng[0]}-{rng[1]} bits, not {bits}:"
+        raise _unsupported(f"{ck_name(gen)} on this token makes keys of {rng[0]}-{rng[1]} bits, not {bits}:"
                      f" it cannot generate {key_type} keys", ck_name(gen))
     choose_sign_mechanism(mechs, key_type)
 
@@ -152,8 +152,8 @@ def check_can_sign(slot: Any, key_type: str) -> None:
     choose_sign_mechanism(token_mechanisms(slot), key_type)
 
 
-def _unsupported(message: str, mechanism: str) -> NoReturn:
-    raise HsmError(Reason.HSM_MECHANISM_UNSUPPORTED, message, context={"mechanism": mechanism})
+def _unsupported(message: str, mechanism: str) -> HsmError:
+    return HsmError(Reason.HSM_MECHANISM_UNSUPPORTED, message, context={"mechanism": mechanism})
 
 
 __all__ = [

@@ -93,8 +93,8 @@ def _module_info(lib: Any, path: str) -> dict[str, Any]:
             "path": path,
             "manufacturer": str(lib.manufacturer_id).strip(),
             "library_description": str(lib.library_description).strip(),
-            "library_version": "%d.%d" % tuple(lib.library_version),
-            "cryptoki_version": "%d.%d" % tuple(lib.cryptoki_version),
+            "library_version": "{}.{}".format(*lib.library_version),
+            "cryptoki_version": "{}.{}".format(*lib.cryptoki_version),
         }
 
 

@@ -17,7 +17,8 @@ the private key just made is destroyed again, so a failed import leaves nothing 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from asn1crypto.core import ObjectIdentifier, OctetString
 from cryptography.hazmat.primitives import serialization
@@ -32,13 +33,13 @@ from hsm.capabilities import check_can_sign
 from hsm.keygen import (
     TEMPLATE_REFUSALS,
     GeneratedKey,
-    remove_partial,
     compatible_templates,
     ensure_protected,
     label_and_id,
     private_template,
     public_template,
     refuse_existing,
+    remove_partial,
 )
 from hsm.keys import ED25519_OID, check_supported
 from hsm.token import PKCS11_LOCK, OpenToken, ckr_name, translate

@@ -35,7 +35,7 @@ from pkcs11 import exceptions as p11e
 from pkcs11.constants import Attribute
 from pkcs11.mechanisms import MGF, Mechanism
 
-from hsm.capabilities import ck_name, choose_sign_mechanism, token_mechanisms
+from hsm.capabilities import choose_sign_mechanism, ck_name, token_mechanisms
 from hsm.keys import PublicKey, check_supported, find_private_key, public_key_for_private
 from hsm.token import PKCS11_LOCK, OpenToken, ckr_name, open_token, translate
 from hsm.uri import Pkcs11Uri

@@ -29,16 +29,16 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pkcs11
 from asn1crypto.algos import DigestInfo
 from asn1crypto.core import ObjectIdentifier
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from pkcs11 import Attribute, KeyType, MGF, Mechanism, ObjectClass
+from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_ecdsa_signature, encode_named_curve_parameters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def attempt(fn: Callable[[], Any]) -> Any:
     try:
         out = fn()
         return "ok" if out is None else out
-    except Exception as exc:  # noqa: BLE001 - the probe records every failure
+    except Exception as exc:
         return "error: " + _err(exc)
 
 
@@ -139,7 +139,7 @@ def generate_any(session: Any, key_type: str, label: str) -> tuple[dict[str, str
     """Try each template variant; returns ({variant: result}, (pub, priv) or None)."""
     tried: dict[str, str] = {}
     for i, variant in enumerate(TEMPLATE_VARIANTS):
-        pair = attempt(lambda v=variant: generate(session, key_type, f"{label}-{i}", v))
+        pair = attempt(lambda v=variant, n=i: generate(session, key_type, f"{label}-{n}", v))
         if isinstance(pair, str):
             tried[variant] = pair
             continue
@@ -379,7 +379,7 @@ def count_keys(session: Any, cap: int, variant: str) -> dict[str, Any]:
             # A module that keeps one TPM context per key can fail here, not at keygen.
             for p in made:
                 p.sign(b"\x00" * 32, mechanism=Mechanism.ECDSA)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return {"template": variant, "ec_p256_keys_made_and_used": i, "failed_at_key": i + 1,
                     "error": _err(exc), "seconds": round(time.monotonic() - t0, 2)}
     return {"template": variant, "ec_p256_keys_made_and_used": cap, "failed_at_key": None,
@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 with BACKENDS[name](Path(d)) as tok:
                     results["backends"][name] = probe(tok, args.max_keys, full=(name in ("softhsm2", "tpm2", "opencryptoki")))
-            except BaseException as exc:  # noqa: BLE001 - pytest.skip raises a BaseException
+            except BaseException as exc:
                 results["backends"][name] = {"error": _err(exc), "trace": traceback.format_exc()[-1500:]}
     Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)

@@ -34,9 +34,10 @@ import shutil
 import subprocess
 import sys
 import traceback
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -128,7 +129,7 @@ class SoftHsm:
         from verifier.cli.entry import main as entry_main
 
         overrides: dict[str, str | None] = {k: self.env.get(k) for k in _STORE_VARS}
-        overrides.update({k: None for k in _CLEARED_VARS})
+        overrides.update(dict.fromkeys(_CLEARED_VARS))
         overrides.update(env or {})
         patch = pytest.MonkeyPatch()
         code: int = 0
@@ -145,7 +146,7 @@ class SoftHsm:
                     else:
                         print(exc.code, file=sys.stderr)
                         code = 1
-                except Exception:  # noqa: BLE001 - a crash, reported the way the interpreter does
+                except Exception:
                     traceback.print_exc(file=sys.stderr)
                     code = 1
                 finally:
@@ -203,7 +204,7 @@ def _new_store(base: Path, workdir: Path, home: Path) -> SoftHsm:
         "slots.removable = false\n"
     )
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()}
+    env = dict(os.environ)
     env.update(
         SOFTHSM2_CONF=str(conf),
         AIRSEAL_PKCS11_MODULE=module,

@@ -12,16 +12,17 @@ import json
 import os
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from verifier._internal import atomic, encoding, intoto
-from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal import atomic
 from verifier._internal.bundle import build
+from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.signing import sign
 from verifier.errors import HsmError, InputError, Reason
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.hsm.softhsm_support import REPO, assert_no_pin
+from tests.hsm.softhsm_support import assert_no_pin
 
 pytestmark = [
     pytest.mark.softhsm,

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from verifier._internal import atomic, encoding, intoto
 from verifier._internal.artifact import read_whole
-from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.bundle import build
+from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.signing import sign
 from verifier.errors import InputError, Reason, ServiceError
 

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from tests.hsm.softhsm_support import assert_no_pin
-from tests.hsm.tokens_support import BACKENDS, Token, any_token, backend_missing  # noqa: F401 (fixture)
+from tests.hsm.tokens_support import BACKENDS, Token, backend_missing
 
 MATRIX_FILE = Path(__file__).with_name("token_matrix.json")
 MATRIX: dict[str, Any] = json.loads(MATRIX_FILE.read_text())
@@ -243,7 +243,7 @@ def test_ecdsa_token_hash_path(tmp_path: Path) -> None:
                                    mechanisms={Mechanism.ECDSA_SHA256, Mechanism.ECDSA_SHA384})
                 assert signer.mechanism == mech and not signer.prehashed
                 signer.sign_message(b"message hashed on the token")  # raises unless it verifies
-                with pytest.raises(Exception, match="hsm.mechanism_unsupported"):
+                with pytest.raises(Exception, match=r"hsm\.mechanism_unsupported"):
                     HsmSigner(opened, find_private_key(opened, uri), key.public_key, mechanisms=set())
         finally:
             os.environ.pop("AIRSEAL_PKCS11_MODULE", None)

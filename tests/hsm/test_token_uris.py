@@ -29,13 +29,7 @@ import pytest
 
 from hsm.uri import parse_uri
 from tests.hsm.softhsm_support import assert_no_pin
-from tests.hsm.tokens_support import (  # noqa: F401 (fixture)
-    BACKENDS,
-    P11KIT_PROXY,
-    Token,
-    any_token,
-    proxy_registered,
-)
+from tests.hsm.tokens_support import BACKENDS, P11KIT_PROXY, Token, proxy_registered
 
 pytestmark = [
     pytest.mark.slow,

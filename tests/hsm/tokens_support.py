@@ -53,9 +53,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -336,7 +337,7 @@ def tpm2_token(root: Path, label: str = TOKEN_LABEL, pin: str = TPM2_USER_PIN,
                 start_new_session=True)
             procs.append(swtpm)
             try:
-                _wait_for(lambda: _port_open(server_port), "swtpm", 10, swtpm, logs["swtpm"])
+                _wait_for(lambda port=server_port: _port_open(port), "swtpm", 10, swtpm, logs["swtpm"])
                 break
             except RuntimeError:
                 _stop(swtpm)

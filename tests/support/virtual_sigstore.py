@@ -28,8 +28,9 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -151,7 +152,7 @@ class SigningKey:
     private: Any
 
     @classmethod
-    def generate(cls, kind: str = "ecdsa-p256") -> "SigningKey":
+    def generate(cls, kind: str = "ecdsa-p256") -> SigningKey:
         if kind == "ecdsa-p256":
             priv: Any = ec.generate_private_key(ec.SECP256R1())
         elif kind == "ecdsa-p384":
@@ -363,7 +364,7 @@ class FulcioCA:
         root: Optional[tuple[Any, x509.Certificate]] = None,
         not_before: _dt.datetime = TRUST_START,
         not_after: _dt.datetime = _dt.datetime(2040, 1, 1, tzinfo=UTC),
-    ) -> "FulcioCA":
+    ) -> FulcioCA:
         """New CA; pass `root=(key, cert)` to hang a new intermediate under an existing root."""
         if root is None:
             root_key = ec.generate_private_key(ec.SECP384R1())
@@ -414,7 +415,7 @@ class FulcioCA:
         )
         return cls(name, root_key, root_cert, inter_key, inter)
 
-    def rogue_intermediate(self) -> "FulcioCA":
+    def rogue_intermediate(self) -> FulcioCA:
         """A new intermediate signed by this (trusted) root but not listed in the trusted root."""
         return FulcioCA.create(self.name + "-rogue", root=(self.root_key, self.root))
 
@@ -928,7 +929,7 @@ class VirtualSigstore:
     def tsa_available(self) -> bool:
         try:
             self.tsa  # noqa: B018
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         return True
 

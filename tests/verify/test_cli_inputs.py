@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from tests.support.virtual_sigstore import VirtualSigstore, mutated, tlog_entry
 from tests.verify._harness import ARTIFACT, Inv, argv, run_inv
+from verifier._internal.limits import DEFAULT_LIMITS
 from verifier.cli.app import main
 from verifier.errors import Reason
-from verifier._internal.limits import DEFAULT_LIMITS
 
 
 def _expect(inv: Inv, tmp_path: Path, reason: Reason, exit_code: int) -> None:

@@ -8,11 +8,9 @@ logs sign whatever the fault produced, so only the comparison under test can cat
 
 from __future__ import annotations
 
-import base64
-import copy
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -22,7 +20,6 @@ from tests.support.virtual_sigstore import (
     SigningKey,
     VirtualSigstore,
     b64,
-    b64d,
     flip_b64,
     mutated,
     npm_attestations,

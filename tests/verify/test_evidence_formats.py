@@ -8,12 +8,10 @@ with their reason codes. docs/verify.md describes the formats; docs/verification
 
 from __future__ import annotations
 
-import base64
-import copy
 import hashlib
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -29,7 +27,6 @@ from tests.support.virtual_sigstore import (
     npm_attestations,
     pep740_attestation,
     pep740_provenance,
-    tlog_entry,
 )
 from tests.verify._harness import ARTIFACT, Inv, expected_exit, run_inv
 from verifier.errors import Reason

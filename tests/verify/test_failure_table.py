@@ -24,9 +24,10 @@ import datetime as dt
 import hashlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Union
 
 import pytest
 from cryptography import x509
@@ -804,7 +805,7 @@ for _log in ("v2", "v1"):
 
         def _ck(c: Ctx, _l: str = _log, _m: Any = _mut) -> Inv:
             if _m is None:
-                def _m(text: str) -> str:  # noqa: E306 - size with a leading zero
+                def _m(text: str) -> str:
                     lines = text.split("\n")
                     lines[1] = "0" + lines[1]
                     return "\n".join(lines)

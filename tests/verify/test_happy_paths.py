@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -179,8 +179,9 @@ def _tlog_end_inclusive(vs: VirtualSigstore, tr: dict) -> Inv:
 def _two_logs(vs: VirtualSigstore, tr: dict) -> Inv:
     a = vs.sign_artifact(ARTIFACT, tsa=True)
     # a second entry for the same signature+cert in the v2 log (reconstructed body)
-    from tests.support.virtual_sigstore import hashedrekord_v002, leaf_certificate, cert_der
     import hashlib
+
+    from tests.support.virtual_sigstore import cert_der, hashedrekord_v002, leaf_certificate
 
     cert = leaf_certificate(a)
     sig = b64d(a["messageSignature"]["signature"])

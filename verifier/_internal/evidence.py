@@ -9,7 +9,8 @@ one reader registered in `_READERS`; a reader returns None when the bytes are no
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple, Optional
 
 from verifier._internal.bundle.model import Bundle
 from verifier._internal.bundle.parse import load_bundle

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, Optional
 
-from verifier.errors import Reason, VerificationError
 from verifier._internal.pki.fulcio import CertificateSummary
+from verifier.errors import Reason, VerificationError
 
 
 class Identity(NamedTuple):

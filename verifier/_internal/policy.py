@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple, Optional
 
-from verifier._internal.keyio import load_pem_public_key as _load_pem_public_key, spki_der
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from verifier._internal.algorithms import describe_key, is_supported_key, key_id
-from verifier.errors import InputError, Reason, VerificationError
 from verifier._internal.identity import Identity
+from verifier._internal.keyio import load_pem_public_key as _load_pem_public_key
+from verifier._internal.keyio import spki_der
+from verifier.errors import InputError, Reason, VerificationError
 
 
 class TrustedKey(NamedTuple):
@@ -71,7 +72,7 @@ class VerificationPolicy(_PolicyFields):
 
     __slots__ = ()
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "VerificationPolicy":
+    def __new__(cls, *args: Any, **kwargs: Any) -> VerificationPolicy:
         self = super().__new__(cls, *args, **kwargs)
         for name in ("min_tlog_entries", "min_timestamps", "min_scts"):
             value = getattr(self, name)

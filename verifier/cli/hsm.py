@@ -4,7 +4,6 @@ Token failures exit 5 through `run_guarded`; a PIN is never taken on argv and ne
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,7 @@ import click
 
 from verifier.cli.common import emit_json, parse_key_uri, run_guarded, warn
 
-
-ENV_PASSPHRASE = "AIRSEAL_KEY_PASSPHRASE"
+ENV_PASSPHRASE = "AIRSEAL_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 KEY_TYPE_CHOICES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
 
 

@@ -7,7 +7,8 @@ starts without click and without pkcs11 unless a `pkcs11:` key is given.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from verifier._internal.limits import DEFAULT_LIMITS
 from verifier.cli.common import UsageProblem
@@ -29,7 +30,6 @@ def read_capped(path: str, what: str, reason: Reason, max_bytes: int) -> bytes:
 def pkcs11_public_pem(uri: str, warn: Optional[Callable[[str], None]] = None) -> bytes:
     """PEM SubjectPublicKeyInfo of the key a `pkcs11:` URI names (HsmError, exit 5)."""
     from hsm.keys import public_key_for_uri
-
     from verifier._internal.keyio import Encoding, PublicFormat
 
     key = public_key_for_uri(uri, warn=warn)

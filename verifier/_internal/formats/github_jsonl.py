@@ -12,8 +12,8 @@ from typing import Optional
 
 from verifier._internal.bundle.parse import load_bundle
 from verifier._internal.evidence import Evidence
-from verifier.errors import InputError
 from verifier._internal.limits import Limits
+from verifier.errors import InputError
 
 FORMAT = "github-attestations-jsonl"
 

@@ -10,19 +10,20 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Any, Callable, Mapping, NamedTuple, Optional, TypeVar, Union
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Optional, TypeVar, Union
 
 from cryptography import x509
-from verifier._internal.keyio import Encoding, load_pem_public_key, spki_der
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from verifier._internal.encoding import canonical_json, pae
-from verifier._internal.bundle.model import DsseEnvelope, MessageSignature, TlogEntry
 from verifier._internal.algorithms import ENUM_FROM_HASH, hashedrekord_v2_key_details, message_hash_names
+from verifier._internal.bundle.model import DsseEnvelope, MessageSignature, TlogEntry
 from verifier._internal.crypto import verify_log_signature
-from verifier.errors import Reason, VerificationError
+from verifier._internal.encoding import canonical_json, pae
+from verifier._internal.keyio import Encoding, load_pem_public_key, spki_der
 from verifier._internal.trustroot.model import TransparencyLog
+from verifier.errors import Reason, VerificationError
 
 _CHECK = "tlog.entry"
 
