@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, ...]] = [
         P + "pki",
         P + "tsa",
         P + "verify",
+        P + "roots",
     ),
     (P + "trustroot.store", P + "refresh", P + "signing", P + "gate"),
     ("verifier.cli", "verifier.__main__"),

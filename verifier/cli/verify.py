@@ -123,7 +123,7 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
     from verifier._internal.evidence import SIGSTORE_BUNDLE, load_evidence
     from verifier._internal.identity import Identity
     from verifier._internal.policy import VerificationPolicy
-    from verifier._internal.verify import most_specific, verify_with_trusted_roots
+    from verifier._internal.roots import most_specific, verify_with_trusted_roots
 
     identity = None
     if opts["certificate_identity"] and opts["certificate_identity_regexp"]:
