@@ -36,10 +36,14 @@ def pubkey(store: Any, uri: str, out: Path) -> Path:
     return out
 
 
-def cosign_verify(cosign_bin: Path, cwd: Path, pub: Path, bundle: Path, trusted_root: Path, blob: Path) -> subprocess.CompletedProcess:
+def cosign_verify(cosign_bin: Path, cwd: Path, pub: Path, bundle: Path, trusted_root: Path, blob: Path,
+                  *, signed_timestamps: bool = True) -> subprocess.CompletedProcess:
+    """cosign verify-blob, offline (an empty network namespace when possible). Without a TSA
+    (Rekor v1), the log's integrated time is the time source: no --use-signed-timestamps."""
+    extra = ["--use-signed-timestamps"] if signed_timestamps else []
     return _cosign(
         cosign_bin, "verify-blob", "--key", str(pub), "--bundle", str(bundle),
-        "--trusted-root", str(trusted_root), "--use-signed-timestamps", str(blob),
+        "--trusted-root", str(trusted_root), *extra, str(blob),
         cwd=cwd, offline=True,
     )  # fmt: skip
 

@@ -50,3 +50,119 @@ def test_sign_with_rekor_v2_and_tsa_verifies_in_airseal_and_cosign(
     tampered = store.run("verify", "--key", str(pub), "--trusted-root", str(trust), str(artifact))
     assert tampered.returncode == 1, tampered.stdout + tampered.stderr
     assert cosign_verify(cosign_bin, root, pub, bundle, trust, artifact).returncode != 0
+
+
+@pytest.mark.parametrize("key_type", ["ec-p256", "rsa-2048"])
+def test_sign_with_real_rekor_v1_verifies_in_airseal_and_cosign(
+    key_type: str, shared_softhsm: Any, rekor_v1: Any, cosign_bin: Path
+) -> None:
+    """--rekor-url alone (API version detected): a hashedrekord 0.0.1 entry with its SET (the
+    verified time) and inclusion proof; no TSA needed."""
+    store = shared_softhsm
+    root = store.root
+    uri = store.key(key_type)
+    trust = write_trust(root, [rekor_v1], [])
+    artifacts = [root / f"a{i}.bin" for i in range(3)]
+    for i, path in enumerate(artifacts):
+        path.write_bytes(f"rekor v1 {key_type} {i}\n".encode())
+    ok(store.run("sign", "--key", uri, "--rekor-url", rekor_v1.url, "--trusted-root", str(trust), *map(str, artifacts)))
+    pub = pubkey(store, uri, root / "release.pub")
+    for path in artifacts:
+        bundle = path.with_name(path.name + ".sigstore.json")
+        (entry,) = tlog_entries(bundle)
+        assert entry["kindVersion"] == {"kind": "hashedrekord", "version": "0.0.1"}
+        assert entry["inclusionPromise"]["signedEntryTimestamp"] and int(entry["integratedTime"]) > 0
+        assert entry["inclusionProof"]["checkpoint"]["envelope"]
+        ok(store.run("verify", "--key", str(pub), "--trusted-root", str(trust), str(path)))
+        verified = cosign_verify(cosign_bin, root, pub, bundle, trust, path, signed_timestamps=False)
+        assert verified.returncode == 0 and "Verified OK" in verified.stderr, verified.stderr
+    artifacts[0].write_bytes(b"tampered\n")
+    assert store.run("verify", "--key", str(pub), "--trusted-root", str(trust), str(artifacts[0])).returncode == 1
+    tampered = cosign_verify(cosign_bin, root, pub, artifacts[0].with_name("a0.bin.sigstore.json"), trust, artifacts[0],
+                             signed_timestamps=False)
+    assert tampered.returncode != 0
+
+
+@pytest.mark.parametrize("key_type", ["ec-p256", "ed25519"])
+def test_attest_with_real_rekor_v1_logs_a_dsse_entry(key_type: str, shared_softhsm: Any, rekor_v1: Any) -> None:
+    """dsse 0.0.1: Rekor v1 checks the signature over PAE (pure Ed25519 included) and rewrites
+    the entry; the bundle carries the body the log returned."""
+    import base64
+    import json
+
+    store = shared_softhsm
+    root = store.root
+    uri = store.key(key_type)
+    trust = write_trust(root, [rekor_v1], [])
+    artifact = root / "app.tar.gz"
+    artifact.write_bytes(b"attested artifact\n")
+    predicate = root / "provenance.json"
+    predicate.write_text(json.dumps({"builder": {"id": "https://example.com/builder"}}))
+    ok(store.run("attest", "--key", uri, "--predicate", str(predicate), "--predicate-type", "https://slsa.dev/provenance/v1",
+                 "--rekor-url", rekor_v1.url, "--trusted-root", str(trust), str(artifact)))
+    bundle = root / "app.tar.gz.sigstore.json"
+    (entry,) = tlog_entries(bundle)
+    assert entry["kindVersion"] == {"kind": "dsse", "version": "0.0.1"}
+    body = json.loads(base64.b64decode(entry["canonicalizedBody"]))
+    assert set(body["spec"]) >= {"envelopeHash", "payloadHash", "signatures"}  # the log's rewrite
+    pub = pubkey(store, uri, root / "release.pub")
+    ok(store.run("verify", "--key", str(pub), "--trusted-root", str(trust), str(artifact)))
+    artifact.write_bytes(b"tampered\n")
+    assert store.run("verify", "--key", str(pub), "--trusted-root", str(trust), str(artifact)).returncode == 1
+
+
+def test_attest_with_rekor_v2_logs_pae_digest_as_hashedrekord(shared_softhsm: Any, rekor_v2: Any, tsa: Any) -> None:
+    import json
+
+    store = shared_softhsm
+    root = store.root
+    uri = store.key("ec-p256")
+    trust = write_trust(root, [rekor_v2], [tsa])
+    artifact = root / "app.tar.gz"
+    artifact.write_bytes(b"attested artifact v2\n")
+    predicate = root / "provenance.json"
+    predicate.write_text(json.dumps({"builder": {"id": "https://example.com/builder"}}))
+    ok(store.run("attest", "--key", uri, "--predicate", str(predicate), "--predicate-type", "https://slsa.dev/provenance/v1",
+                 "--rekor-url", rekor_v2.url, "--tsa-url", tsa.timestamp_url, "--trusted-root", str(trust), str(artifact)))
+    (entry,) = tlog_entries(root / "app.tar.gz.sigstore.json")
+    assert entry["kindVersion"] == {"kind": "hashedrekord", "version": "0.0.2"}
+    pub = pubkey(store, uri, root / "release.pub")
+    ok(store.run("verify", "--key", str(pub), "--trusted-root", str(trust), str(artifact)))
+
+
+def test_rekor_v2_without_a_tsa_is_refused(shared_softhsm: Any, rekor_v2: Any) -> None:
+    store = shared_softhsm
+    artifact = store.root / "a.txt"
+    artifact.write_text("x\n")
+    trust = write_trust(store.root, [rekor_v2], [])
+    result = store.run("sign", "--key", store.key("ec-p256"), "--rekor-url", rekor_v2.url, "--trusted-root", str(trust), str(artifact))
+    assert result.returncode == 2 and "--tsa-url" in result.stderr, result.stderr
+    assert not (store.root / "a.txt.sigstore.json").exists()
+
+
+def test_a_trusted_root_without_the_log_refuses_to_write(shared_softhsm: Any, rekor_v2: Any, tsa: Any) -> None:
+    """The bundle is verified before it is written: a trusted root that does not hold this log
+    (here: only the TSA) stops the batch with exit 6 and nothing on disk."""
+    store = shared_softhsm
+    artifact = store.root / "a.txt"
+    artifact.write_text("x\n")
+    trust = write_trust(store.root, [], [tsa])
+    result = store.run("sign", "--key", store.key("ec-p256"), "--rekor-url", rekor_v2.url, "--tsa-url", tsa.timestamp_url,
+                       "--trusted-root", str(trust), str(artifact))
+    assert result.returncode == 6, result.stderr
+    assert "signing.bundle_not_verified" in result.stderr and "nothing was written" in result.stderr
+    assert not (store.root / "a.txt.sigstore.json").exists()
+
+
+def test_unsigned_by_a_log_bundle_names_the_opt_out(shared_softhsm: Any) -> None:
+    """README: `airseal verify --key release.pub app.tar.gz` needs a logged bundle; one signed
+    without a log is refused with the explicit opt-out named."""
+    store = shared_softhsm
+    uri = store.key("ec-p256")
+    artifact = store.root / "app.tar.gz"
+    artifact.write_text("offline\n")
+    ok(store.run("sign", "--key", uri, str(artifact)))
+    pub = pubkey(store, uri, store.root / "release.pub")
+    result = store.run("verify", "--key", str(pub), str(artifact))
+    assert result.returncode == 1
+    assert "--min-tlog-entries 0" in result.stdout + result.stderr

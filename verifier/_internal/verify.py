@@ -419,10 +419,18 @@ def _verify_inclusion(entry: TlogEntry, log: TransparencyLog, v2: bool) -> None:
 def _require_tlog_entries(policy: VerificationPolicy, verified: int, in_bundle: int, rec: _Recorder) -> None:
     """§4.7: enough entries from distinct trusted logs verified."""
     if verified < policy.min_tlog_entries:
+        hint = ""
+        if in_bundle == 0 and policy.key is not None:
+            # A key-based bundle signed without a log (`airseal sign` without --rekor-url): say
+            # how to accept it on purpose, or how to make a logged one.
+            hint = (
+                "; it was signed without a transparency log: pass --min-tlog-entries 0 to accept"
+                " key-only evidence explicitly, or sign with --rekor-url / --signing-config"
+            )
         raise VerificationError(
             Reason.TLOG_THRESHOLD_NOT_MET,
             f"bundle has {verified} verified entries from trusted transparency logs;"
-            f" {policy.min_tlog_entries} required",
+            f" {policy.min_tlog_entries} required{hint}",
             context={"entries_in_bundle": in_bundle},
             check="tlog.threshold",
         )
