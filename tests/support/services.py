@@ -562,6 +562,26 @@ def _trillian_db_template(schema: Path) -> Path:
     return datadir
 
 
+@contextlib.contextmanager
+def _holding_tsa_metrics_port() -> Iterator[None]:
+    """rekor-server binds metrics on :2112 (ignoring failure), the port the TSA must have: hold
+    it (and the TSA lock) while rekor-server starts, so rekor's metrics bind fails and a TSA
+    can run beside it. A running TSA holds the lock and the port already."""
+    with open(_TSA_LOCK, "w") as lock:  # noqa: PTH123
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            tsa_running = False
+        except BlockingIOError:
+            tsa_running = True
+        with contextlib.ExitStack() as hold:
+            if not tsa_running and not _port_in_use(TSA_METRICS_PORT):
+                blocker = hold.enter_context(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+                blocker.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                blocker.bind(("::", TSA_METRICS_PORT))
+                blocker.listen(1)
+            yield
+
+
 @dataclass
 class RekorV1(_Restartable):
     """A Rekor v1 log: the real stack (:func:`rekor_v1`) or the mock (:func:`rekor_v1_mock`).
@@ -570,6 +590,10 @@ class RekorV1(_Restartable):
     tree, so a restarted server serves the same log)."""
 
     _ready_path = "/api/v1/log"
+
+    def restart(self) -> None:
+        with _holding_tsa_metrics_port():
+            super().restart()
 
     url: str
     private_key: ec.EllipticCurvePrivateKey
@@ -694,22 +718,11 @@ def rekor_v1(keep_state: bool = False, address: str = "127.0.0.1", port: int | N
             # must have: hold it (and the TSA lock) while rekor-server starts, so rekor's
             # metrics bind fails and a TSA can run beside it. A running TSA holds the lock
             # and the port already; then there is nothing to hold.
-            with open(_TSA_LOCK, "w") as lock:  # noqa: PTH123
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    tsa_running = False
-                except BlockingIOError:
-                    tsa_running = True
-                with contextlib.ExitStack() as hold:
-                    if not tsa_running and not _port_in_use(TSA_METRICS_PORT):
-                        blocker = hold.enter_context(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
-                        blocker.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                        blocker.bind(("::", TSA_METRICS_PORT))
-                        blocker.listen(1)
-                    rekor = _spawn(argv, state, "rekor-server")
-                    procs.append((rekor, STOP_TIMEOUT))
-                    url = _base_url(address, port)
-                    _wait_http(rekor, url + "/api/v1/log", "rekor-server")
+            with _holding_tsa_metrics_port():
+                rekor = _spawn(argv, state, "rekor-server")
+                procs.append((rekor, STOP_TIMEOUT))
+                url = _base_url(address, port)
+                _wait_http(rekor, url + "/api/v1/log", "rekor-server")
             handle = RekorV1(url, key, state, valid_from.replace(microsecond=0), rekor, tree_id)
             yield handle
         finally:
