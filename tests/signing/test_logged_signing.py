@@ -166,3 +166,67 @@ def test_unsigned_by_a_log_bundle_names_the_opt_out(shared_softhsm: Any) -> None
     result = store.run("verify", "--key", str(pub), str(artifact))
     assert result.returncode == 1
     assert "--min-tlog-entries 0" in result.stdout + result.stderr
+
+
+def _cosign_env(store: Any, cwd: Path) -> dict[str, str]:
+    import os
+
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "TUF_ROOT": str(cwd / "tuf"),
+        "COSIGN_PASSWORD": "", "COSIGN_YES": "true", "SOFTHSM2_CONF": store.env["SOFTHSM2_CONF"],
+    }
+
+
+def test_airseal_verifies_what_cosign_signs_with_the_token_key(shared_softhsm: Any, rekor_v2: Any, tsa: Any, cosign_bin: Path) -> None:
+    """cosign (pkcs11key build) signs with the SAME SoftHSM key through the same local Rekor v2
+    and TSA; airseal verifies its bundle with the key's PEM and default thresholds, and cosign
+    verifies airseal's."""
+    import subprocess
+
+    from tests.hsm.softhsm_support import USER_PIN
+
+    store = shared_softhsm
+    root = store.root
+    uri = store.key("ec-p256")
+    trust = write_trust(root, [rekor_v2], [tsa])
+    config = write_signing_config(root, rekor_v2_url=rekor_v2.url, tsa_url=tsa.timestamp_url)
+    pub = pubkey(store, uri, root / "release.pub")
+    cosign_uri = f"{uri}?module-path={store.module}&pin-value={USER_PIN}"
+    blob = root / "cosign-signed.txt"
+    blob.write_text("signed by cosign with the token key\n")
+    done = subprocess.run(
+        [str(cosign_bin), "sign-blob", "--key", cosign_uri, "--signing-config", str(config), "--trusted-root", str(trust),
+         "--bundle", str(root / "cosign.bundle.json"), "--yes", str(blob)],
+        cwd=root, env=_cosign_env(store, root), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if done.returncode != 0 and "pkcs11" in done.stderr.lower() and "not" in done.stderr.lower():
+        pytest.skip(f"this cosign build cannot use PKCS#11: {done.stderr.strip()[:200]}")
+    assert done.returncode == 0, done.stderr
+    ok(store.run("verify", "--key", str(pub), "--bundle", str(root / "cosign.bundle.json"), "--trusted-root", str(trust), str(blob)))
+
+    mine = root / "airseal-signed.txt"
+    mine.write_text("signed by airseal with the token key\n")
+    ok(store.run("sign", "--key", uri, "--signing-config", str(config), "--trusted-root", str(trust), str(mine)))
+    verified = cosign_verify(cosign_bin, root, pub, mine.with_name(mine.name + ".sigstore.json"), trust, mine)
+    assert verified.returncode == 0 and "Verified OK" in verified.stderr, verified.stderr
+
+
+def test_airseal_verifies_what_cosign_signs_with_a_key_file(rekor_v2: Any, tsa: Any, cosign_bin: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.services.test_cosign_peer import _cosign
+
+    assert _cosign(cosign_bin, "generate-key-pair", cwd=tmp_path).returncode == 0
+    trust = write_trust(tmp_path, [rekor_v2], [tsa])
+    config = write_signing_config(tmp_path, rekor_v2_url=rekor_v2.url, tsa_url=tsa.timestamp_url)
+    blob = tmp_path / "blob.txt"
+    blob.write_text("cosign key file\n")
+    signed = _cosign(cosign_bin, "sign-blob", "--key", "cosign.key", "--signing-config", str(config), "--trusted-root", str(trust),
+                     "--bundle", "blob.txt.sigstore.json", "--yes", "blob.txt", cwd=tmp_path)
+    assert signed.returncode == 0, signed.stderr
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run([sys.executable, "-m", "verifier", "verify", "--key", "cosign.pub", "--trusted-root", str(trust), "blob.txt"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
