@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-COSIGN_SHA256_ONLY = ("ec-p384",)
-
 from tests.signing.support import KEY_TYPES, cosign_verify, ok, pubkey, tlog_entries, write_signing_config, write_trust
+
+COSIGN_SHA256_ONLY = ("ec-p384",)
 
 
 @pytest.mark.parametrize("key_type", KEY_TYPES)

@@ -38,10 +38,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Sequence
-from urllib.parse import urlparse
+from typing import IO
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -442,7 +442,7 @@ def _port_in_use(port: int) -> bool:
 def timestamp_authority(keep_state: bool = False, lock_timeout: float = 30.0) -> Iterator[TimestampAuthority]:
     """Run timestamp-server with its in-memory signer (a fresh root, intermediate and leaf)."""
     binary = tool("timestamp-server")
-    with open(_TSA_LOCK, "w") as lock:  # noqa: PTH123
+    with open(_TSA_LOCK, "w") as lock:
         deadline = time.monotonic() + lock_timeout
         while True:
             try:
@@ -567,7 +567,7 @@ def _holding_tsa_metrics_port() -> Iterator[None]:
     """rekor-server binds metrics on :2112 (ignoring failure), the port the TSA must have: hold
     it (and the TSA lock) while rekor-server starts, so rekor's metrics bind fails and a TSA
     can run beside it. A running TSA holds the lock and the port already."""
-    with open(_TSA_LOCK, "w") as lock:  # noqa: PTH123
+    with open(_TSA_LOCK, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             tsa_running = False
