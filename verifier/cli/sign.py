@@ -92,14 +92,14 @@ def _rekor_major(url: str) -> int:
 
 def _services(args: _ServiceArgs, signer: Any, *, dsse: bool) -> Any:
     """The Services of this run, or None when no log and no TSA is used (plain signing)."""
-    from verifier._internal.signing.pipeline import NotLoggable, Services, check_loggable
-
-    logs, tsas = _plan_services(args)
-    if not logs and not tsas:
+    if not (args.rekor_url or args.tsa_url or args.signing_config):
         if args.trusted_root is not None or args.trust_name is not None:
             warn("--trusted-root/--trust verify log and TSA evidence; with no --rekor-url, --tsa-url or"
                  " --signing-config there is none: the bundle is not logged")
-        return None
+        return None  # plain signing: no service module is imported
+    from verifier._internal.signing.pipeline import NotLoggable, Services, check_loggable
+
+    logs, tsas = _plan_services(args)
     try:
         check_loggable(logs, tsas, signer.key_type, rsa_pss=bool(getattr(signer, "rsa_pss", False)), dsse=dsse)
     except NotLoggable as exc:
