@@ -131,6 +131,11 @@ class Reason(str, enum.Enum):
 
     # --- a service at signing: timestamp authority, transparency log (exit 6) ---
     TSA_REQUEST_FAILED = "tsa.request_failed"
+    TLOG_UPLOAD_FAILED = "tlog.upload_failed"
+    TLOG_BAD_RESPONSE = "tlog.bad_response"
+    SIGNING_CONFIG_INVALID = "signing.config_invalid"
+    SIGNING_NO_SERVICE = "signing.no_usable_service"
+    SIGNING_BUNDLE_UNVERIFIED = "signing.bundle_not_verified"
 
 
 class CheckResult(NamedTuple):

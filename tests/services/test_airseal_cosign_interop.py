@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from tests.support import services
 from tests.services.test_cosign_peer import _cosign
+from tests.support import services
 
 REPO = services.HERE.parents[1]
 

@@ -38,10 +38,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Sequence
-from urllib.parse import urlparse
+from typing import IO
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -126,6 +126,9 @@ def _rfc3339(when: _dt.datetime) -> str:
 class _Proc:
     process: subprocess.Popen
     log_path: Path
+    argv: Sequence[str] = ()
+    state_dir: Path | None = None
+    name: str = ""
 
     def log_tail(self, limit: int = 4000) -> str:
         try:
@@ -152,7 +155,7 @@ def _spawn(argv: Sequence[str], state_dir: Path, name: str, stdout: int | IO | N
         start_new_session=True,  # its own process group: no terminal signals, stop it alone
     )
     log.close()  # the child holds its own copy
-    return _Proc(process, log_path)
+    return _Proc(process, log_path, list(argv), state_dir, name)
 
 
 def _stop(proc: _Proc, timeout: float = STOP_TIMEOUT) -> None:
@@ -209,6 +212,29 @@ def http_json(method: str, url: str, body: object | None = None, timeout: float 
         return status, raw.decode(errors="replace")
 
 
+class _Restartable:
+    """Kill a running service (SIGKILL, as a crash) and start it again with the same command
+    line and state: for tests of a service dying in the middle of a batch. The helper's exit
+    stops whichever process is current."""
+
+    _proc: _Proc
+    _ready_path: str = ""
+    url: str
+
+    def kill(self) -> None:
+        p = self._proc.process
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=STOP_TIMEOUT)
+
+    def restart(self) -> None:
+        self.kill()
+        old = self._proc
+        assert old.state_dir is not None
+        self._proc = _spawn(old.argv, old.state_dir, old.name + "-restarted")
+        _wait_http(self._proc, self.url + self._ready_path, old.name)
+
+
 # ----------------------------------------------------------------------------- Rekor v2
 
 KEY_DETAILS = {
@@ -234,7 +260,8 @@ def signed_note_key_id(origin: str, public_key: ed25519.Ed25519PublicKey | ec.El
 
 
 @dataclass
-class RekorV2:
+class RekorV2(_Restartable):
+    _ready_path = "/healthz"
     url: str
     origin: str
     key_type: str
@@ -265,6 +292,11 @@ class RekorV2:
             },
             "logId": {"keyId": b64(self.log_id)},
         }
+
+    def tree_size(self) -> int:
+        """The size in the log's latest published checkpoint (a file: the POSIX server serves no reads)."""
+        path = self.state_dir / "log" / "checkpoint"
+        return int(path.read_text().split("\n")[1]) if path.is_file() else 0
 
     def create_entry(self, request: dict) -> tuple[int, object]:
         """POST a CreateEntryRequest (protobuf JSON) to /api/v2/log/entries."""
@@ -337,9 +369,10 @@ def rekor_v2(
         try:
             url = _base_url(address, http_port)
             _wait_http(proc, url + "/healthz", "rekor-tiles")
-            yield RekorV2(url, origin, key_type, key, state, valid_from.replace(microsecond=0), proc)
+            handle = RekorV2(url, origin, key_type, key, state, valid_from.replace(microsecond=0), proc)
+            yield handle
         finally:
-            _stop(proc)
+            _stop(handle._proc if "handle" in locals() else proc)
 
 
 # ----------------------------------------------------------------------------- TSA
@@ -352,7 +385,10 @@ TSA_METRICS_PORT = 2112
 
 
 @dataclass
-class TimestampAuthority:
+class TimestampAuthority(_Restartable):
+    """`restart` keeps the URL but the in-memory signer makes a NEW chain: read `chain` after."""
+
+    _ready_path = "/api/v1/timestamp/certchain"
     url: str
     chain: list[x509.Certificate]  # leaf first, root last, as /certchain serves it
     valid_from: _dt.datetime
@@ -406,7 +442,7 @@ def _port_in_use(port: int) -> bool:
 def timestamp_authority(keep_state: bool = False, lock_timeout: float = 30.0) -> Iterator[TimestampAuthority]:
     """Run timestamp-server with its in-memory signer (a fresh root, intermediate and leaf)."""
     binary = tool("timestamp-server")
-    with open(_TSA_LOCK, "w") as lock:  # noqa: PTH123
+    with open(_TSA_LOCK, "w") as lock:
         deadline = time.monotonic() + lock_timeout
         while True:
             try:
@@ -437,9 +473,10 @@ def timestamp_authority(keep_state: bool = False, lock_timeout: float = 30.0) ->
                 url = f"http://127.0.0.1:{port}"
                 pem = _wait_http(proc, url + "/api/v1/timestamp/certchain", "timestamp-server")
                 chain = x509.load_pem_x509_certificates(pem)
-                yield TimestampAuthority(url, chain, valid_from.replace(microsecond=0), state, proc)
+                handle = TimestampAuthority(url, chain, valid_from.replace(microsecond=0), state, proc)
+                yield handle
             finally:
-                _stop(proc)
+                _stop(handle._proc if "handle" in locals() else proc)
 
 
 # ----------------------------------------------------------------------------- Rekor v1 (real)
@@ -525,9 +562,38 @@ def _trillian_db_template(schema: Path) -> Path:
     return datadir
 
 
+@contextlib.contextmanager
+def _holding_tsa_metrics_port() -> Iterator[None]:
+    """rekor-server binds metrics on :2112 (ignoring failure), the port the TSA must have: hold
+    it (and the TSA lock) while rekor-server starts, so rekor's metrics bind fails and a TSA
+    can run beside it. A running TSA holds the lock and the port already."""
+    with open(_TSA_LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            tsa_running = False
+        except BlockingIOError:
+            tsa_running = True
+        with contextlib.ExitStack() as hold:
+            if not tsa_running and not _port_in_use(TSA_METRICS_PORT):
+                blocker = hold.enter_context(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+                blocker.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                blocker.bind(("::", TSA_METRICS_PORT))
+                blocker.listen(1)
+            yield
+
+
 @dataclass
-class RekorV1:
-    """A Rekor v1 log: the real stack (:func:`rekor_v1`) or the mock (:func:`rekor_v1_mock`)."""
+class RekorV1(_Restartable):
+    """A Rekor v1 log: the real stack (:func:`rekor_v1`) or the mock (:func:`rekor_v1_mock`).
+
+    On the real stack `kill`/`restart` act on rekor-server only (Trillian and MariaDB keep the
+    tree, so a restarted server serves the same log)."""
+
+    _ready_path = "/api/v1/log"
+
+    def restart(self) -> None:
+        with _holding_tsa_metrics_port():
+            super().restart()
 
     url: str
     private_key: ec.EllipticCurvePrivateKey
@@ -558,6 +624,12 @@ class RekorV1:
             },
             "logId": {"keyId": b64(self.log_id)},
         }
+
+    def tree_size(self) -> int:
+        """The log's current tree size (GET /api/v1/log)."""
+        status, body = http_json("GET", self.url + "/api/v1/log")
+        assert status == 200 and isinstance(body, dict), (status, body)
+        return int(body["treeSize"])
 
     def create_entry(self, proposed: dict) -> tuple[int, object]:
         """POST a proposed entry to /api/v1/log/entries; 201 with ``{uuid: LogEntry}``."""
@@ -646,24 +718,16 @@ def rekor_v1(keep_state: bool = False, address: str = "127.0.0.1", port: int | N
             # must have: hold it (and the TSA lock) while rekor-server starts, so rekor's
             # metrics bind fails and a TSA can run beside it. A running TSA holds the lock
             # and the port already; then there is nothing to hold.
-            with open(_TSA_LOCK, "w") as lock:  # noqa: PTH123
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    tsa_running = False
-                except BlockingIOError:
-                    tsa_running = True
-                with contextlib.ExitStack() as hold:
-                    if not tsa_running and not _port_in_use(TSA_METRICS_PORT):
-                        blocker = hold.enter_context(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
-                        blocker.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                        blocker.bind(("::", TSA_METRICS_PORT))
-                        blocker.listen(1)
-                    rekor = _spawn(argv, state, "rekor-server")
-                    procs.append((rekor, STOP_TIMEOUT))
-                    url = _base_url(address, port)
-                    _wait_http(rekor, url + "/api/v1/log", "rekor-server")
-            yield RekorV1(url, key, state, valid_from.replace(microsecond=0), rekor, tree_id)
+            with _holding_tsa_metrics_port():
+                rekor = _spawn(argv, state, "rekor-server")
+                procs.append((rekor, STOP_TIMEOUT))
+                url = _base_url(address, port)
+                _wait_http(rekor, url + "/api/v1/log", "rekor-server")
+            handle = RekorV1(url, key, state, valid_from.replace(microsecond=0), rekor, tree_id)
+            yield handle
         finally:
+            if "handle" in locals() and handle._proc is not rekor:
+                procs.append((handle._proc, STOP_TIMEOUT))
             for proc, timeout in reversed(procs):
                 _stop(proc, timeout)
 

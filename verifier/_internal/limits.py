@@ -63,6 +63,14 @@ class Limits(NamedTuple):
     # --- services at signing --------------------------------------------------------------------
     max_service_response_bytes: int = 1024 * 1024
     """A timestamp authority's or transparency log's reply."""
+    max_signing_config_bytes: int = 1024 * 1024
+    """A signing config (`--signing-config`); public-good's is about 2 KiB."""
+    service_timeout_seconds: float = 30.0
+    """One HTTP request to a log or TSA at signing (connect and each read)."""
+    service_attempts: int = 3
+    """Tries per log upload on a network error or HTTP 5xx/429 (the same entry each time)."""
+    service_concurrency: int = 8
+    """Log and TSA requests in flight at once while the token signs the next artifacts."""
 
     # --- trust store and TUF media ----------------------------------------------------------------
     max_store_file_bytes: int = 1024 * 1024

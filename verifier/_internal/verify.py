@@ -107,7 +107,7 @@ def _verify(
         bundle, bodies, trusted_root, material, digests, now, rec
     )
     min_tlog, timestamp_instead = _tlog_threshold(policy, trusted_root)
-    _require_tlog_entries(min_tlog, timestamp_instead, len(tlog_evidence), len(bundle.tlog_entries), rec)
+    _require_tlog_entries(min_tlog, timestamp_instead, len(tlog_evidence), len(bundle.tlog_entries), not is_cert, rec)
     tsa_times, tsa_failures = _step5_rfc3161_timestamps(bundle, trusted_root, rec)
     times = integrated_times + tsa_times
     min_timestamps = _time_threshold(policy, is_cert, min_tlog, timestamp_instead)
@@ -579,12 +579,22 @@ def _tlog_threshold(policy: VerificationPolicy, trusted_root: TrustedRoot) -> tu
     return 1, False
 
 
-def _require_tlog_entries(required: int, timestamp_instead: bool, verified: int, in_bundle: int, rec: _Recorder) -> None:
+def _require_tlog_entries(
+    required: int, timestamp_instead: bool, verified: int, in_bundle: int, key_based: bool, rec: _Recorder
+) -> None:
     """§4.7: enough entries from distinct trusted logs verified."""
     if verified < required:
+        hint = ""
+        if in_bundle == 0 and key_based:
+            # A key-based bundle signed without a log (`airseal sign` without --rekor-url): say
+            # how to accept it on purpose, or how to make a logged one.
+            hint = (
+                "; it was signed without a transparency log: pass --min-tlog-entries 0 to accept"
+                " key-only evidence explicitly, or sign with --rekor-url / --signing-config"
+            )
         raise VerificationError(
             Reason.TLOG_THRESHOLD_NOT_MET,
-            f"bundle has {verified} verified entries from trusted transparency logs; {required} required",
+            f"bundle has {verified} verified entries from trusted transparency logs; {required} required{hint}",
             context={"entries_in_bundle": in_bundle},
             check="tlog.threshold",
         )

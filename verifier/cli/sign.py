@@ -8,7 +8,6 @@ taken on argv (cli.md) and never printed.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,119 @@ import click
 
 from verifier.cli.common import parse_key_uri, run_guarded, warn
 
+
+def _service_options(fn: Any) -> Any:
+    """--rekor-url, --rekor-api-version, --signing-config, --trusted-root, --trust (sign and attest)."""
+    for decorator in reversed((
+        click.option("--rekor-url", metavar="URL",
+                     help="Transparency log (Rekor) to record each signature in; its entry goes into the bundle."),
+        click.option("--rekor-api-version", type=click.Choice(["auto", "1", "2"]), default="auto", show_default=True,
+                     help="Rekor API of --rekor-url: auto asks the log (GET /api/v1/log answers on Rekor v1 only)."),
+        click.option("--signing-config", "signing_config", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Sigstore signing config (v0.2) choosing the log(s) and TSA(s), as Sigstore clients do."),
+        click.option("--trusted-root", "trusted_root", type=click.Path(dir_okay=False, path_type=Path),
+                     help="trusted_root.json of the log and TSA (a private deployment): each bundle is verified"
+                          " against it before it is written."),
+        click.option("--trust", "trust_name", metavar="NAME",
+                     help="Named trust from the store to verify each bundle against (default public-good)."),
+    )):
+        fn = decorator(fn)
+    return fn
+
+
+class _ServiceArgs:
+    """The service options of one sign/attest call, as given."""
+
+    def __init__(self, tsa_url: str | None, rekor_url: str | None, rekor_api_version: str,
+                 signing_config: Path | None, trusted_root: Path | None, trust_name: str | None) -> None:
+        self.tsa_url = tsa_url
+        self.rekor_url = rekor_url
+        self.rekor_api_version = rekor_api_version
+        self.signing_config = signing_config
+        self.trusted_root = trusted_root
+        self.trust_name = trust_name
+        if trusted_root is not None and trust_name is not None:
+            raise click.UsageError("give --trusted-root or --trust, not both")
+
+
+def _plan_services(args: _ServiceArgs) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """(log clients, TSA URLs): explicit URLs win over the signing config for their kind."""
+    from verifier._internal.signing import rekor_client
+
+    logs: tuple[Any, ...] = ()
+    tsas: tuple[str, ...] = ()
+    if args.signing_config is not None:
+        from verifier._internal.signing.signing_config import load_signing_config, select_services
+        from verifier.errors import InputError, Reason
+
+        try:
+            data = args.signing_config.read_bytes()
+        except OSError as exc:
+            raise InputError(Reason.SIGNING_CONFIG_INVALID,
+                             f"cannot read signing config {args.signing_config}: {exc.strerror or exc}") from exc
+        plan = select_services(load_signing_config(data, str(args.signing_config)), str(args.signing_config))
+        if not plan.logs and not plan.tsas:
+            raise InputError(
+                Reason.SIGNING_NO_SERVICE,
+                f"{args.signing_config} lists no transparency log or TSA that is valid now with an API airseal"
+                " speaks (Rekor v1/v2, TSA v1)",
+            )
+        logs = tuple(rekor_client.client_for(s.url, s.major_api_version) for s in plan.logs)
+        tsas = tuple(s.url for s in plan.tsas)
+    if args.rekor_url:
+        major = _rekor_major(args.rekor_url) if args.rekor_api_version == "auto" else int(args.rekor_api_version)
+        logs = (rekor_client.client_for(args.rekor_url, major),)
+    if args.tsa_url:
+        tsas = (args.tsa_url,)
+    return logs, tsas
+
+
+def _rekor_major(url: str) -> int:
+    """1 if GET URL/api/v1/log answers 200 (Rekor v1's log info), else 2."""
+    from verifier._internal.signing.rekor_client import send
+
+    reply = send("GET", url.rstrip("/") + "/api/v1/log", what="the transparency log")
+    return 1 if reply.status == 200 else 2
+
+
+def _services(args: _ServiceArgs, signer: Any, *, dsse: bool) -> Any:
+    """The Services of this run, or None when no log and no TSA is used (plain signing)."""
+    if not (args.rekor_url or args.tsa_url or args.signing_config):
+        if args.trusted_root is not None or args.trust_name is not None:
+            warn("--trusted-root/--trust verify log and TSA evidence; with no --rekor-url, --tsa-url or"
+                 " --signing-config there is none: the bundle is not logged")
+        return None  # plain signing: no service module is imported
+    from verifier._internal.signing.pipeline import NotLoggable, Services, check_loggable
+
+    logs, tsas = _plan_services(args)
+    try:
+        check_loggable(logs, tsas, signer.key_type, rsa_pss=bool(getattr(signer, "rsa_pss", False)), dsse=dsse)
+    except NotLoggable as exc:
+        raise click.UsageError(str(exc)) from None
+    from hsm.keys import spki_der
+    from verifier._internal.policy import load_pem_public_key
+    from verifier._internal.signing.rekor_client import pem_of
+
+    key = load_pem_public_key(pem_of(spki_der(signer.public_key())), "the token key")
+    trusted_root, description = None, ""
+    if logs or args.trusted_root is not None or args.trust_name is not None:
+        from verifier._internal.trustroot.load import load_trusted_root
+        from verifier.cli.inputs import resolve_trust
+
+        documents, warnings = resolve_trust((str(args.trusted_root),) if args.trusted_root else (), args.trust_name)
+        if len(documents) != 1:
+            raise click.UsageError("signing verifies against one trusted root: give a --trusted-root file with one root")
+        trusted_root = load_trusted_root(documents[0][1])
+        for message in warnings:
+            warn(message)
+        description = str(args.trusted_root) if args.trusted_root else f"trust {args.trust_name or 'public-good'!r}"
+    return Services(logs, tsas, trusted_root, description, key)
+
+
+def _describe_services(services: Any) -> str:
+    parts = [f"log {log.url} (Rekor v{log.major})" for log in services.logs]
+    parts += [f"TSA {url}" for url in services.tsa_urls]
+    return ", ".join(parts)
 
 
 # --------------------------------------------------------------------------- sign
@@ -30,6 +142,7 @@ from verifier.cli.common import parse_key_uri, run_guarded, warn
 @click.option("--certificate", "certificate_pem", type=click.Path(dir_okay=False, path_type=Path),
               help="PEM certificate for the token key; goes into the bundle instead of a key hint.")
 @click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority to timestamp each signature.")
+@_service_options
 @click.option("--rsa-pss", is_flag=True, help="RSA keys: sign with RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32).")
 @click.argument("artifacts", nargs=-1, required=True, metavar="ARTIFACT...", type=click.Path(dir_okay=False, path_type=Path))
 def sign(
@@ -38,6 +151,11 @@ def sign(
     signature_out: Path | None,
     certificate_pem: Path | None,
     tsa_url: str | None,
+    rekor_url: str | None,
+    rekor_api_version: str,
+    signing_config: Path | None,
+    trusted_root: Path | None,
+    trust_name: str | None,
     rsa_pss: bool,
     artifacts: tuple[Path, ...],
 ) -> None:
@@ -51,13 +169,24 @@ def sign(
     is signed: on an error, none is written.
 
     \b
+    With --rekor-url (or a --signing-config naming logs) each signature is recorded in the
+    transparency log and the entry (inclusion proof, checkpoint, SET for Rekor v1) goes into
+    the bundle; Rekor v2 needs a TSA as well. Each such bundle is verified on this machine
+    against --trusted-root FILE (or the trust --trust NAME, default public-good) before
+    anything is written. Uploads run 8 at a time while the token signs; a service that
+    cannot be reached exits 6 and writes nothing.
+
+    \b
     Example:
       export AIRSEAL_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so
       airseal sign --key 'pkcs11:token=release;object=signing-key' dist/*.tar.gz
+      airseal sign --key 'pkcs11:token=release;object=signing-key' \\
+        --signing-config signing_config.json --trusted-root trusted_root.json dist/*.tar.gz
     """
     if len(artifacts) > 1 and (bundle_out is not None or signature_out is not None):
         raise click.UsageError("--bundle and --signature name one file: use them with a single ARTIFACT")
-    run_guarded(lambda: _sign(key_uri, bundle_out, signature_out, certificate_pem, tsa_url, rsa_pss, artifacts))
+    args = _ServiceArgs(tsa_url, rekor_url, rekor_api_version, signing_config, trusted_root, trust_name)
+    run_guarded(lambda: _sign(key_uri, bundle_out, signature_out, certificate_pem, args, rsa_pss, artifacts))
 
 
 def _sign(
@@ -65,7 +194,7 @@ def _sign(
     bundle_out: Path | None,
     signature_out: Path | None,
     certificate_pem: Path | None,
-    tsa_url: str | None,
+    args: _ServiceArgs,
     rsa_pss: bool,
     artifacts: tuple[Path, ...],
 ) -> None:
@@ -76,37 +205,50 @@ def _sign(
     every artifact is signed, verified and staged are the temp files made durable (one
     fsync each, or for 8+ files one syncfs of the filesystem), renamed over the targets and
     the directories fsynced. Any failure before that (unreadable artifact, token error,
-    self-check, TSA) removes the temp files and writes nothing, not even for the artifacts
-    already signed. The "signed ..." lines are printed once everything is written.
+    self-check, TSA, log, bundle verification) removes the temp files and writes nothing, not
+    even for the artifacts already signed. The "signed ..." lines are printed once everything
+    is written.
+
+    With services (a log or a TSA), each signature goes to a worker thread (`Pipeline`) that
+    timestamps, uploads, builds and verifies its bundle while this thread signs the next
+    artifact on the token.
     """
     from hsm.signer import PARALLEL_CHECK_MIN, open_signer
-    from verifier._internal import atomic, encoding, intoto
+    from verifier._internal import atomic, encoding
     from verifier._internal.bundle import build
     from verifier._internal.signing import sign
 
     signer = open_signer(parse_key_uri(key_uri), rsa_pss=rsa_pss, warn=warn)
     material_args = _identity_material(signer, certificate_pem)
     who = _who(material_args)
-    # Without a TSA every bundle shares one verification material: render from a template.
-    template = None if tsa_url else build.MessageBundleTemplate(
+    services = _services(args, signer, dsse=False)
+    # Without services every bundle shares one verification material: render from a template.
+    template = None if services is not None else build.MessageBundleTemplate(
         build.verification_material(**material_args), signer.hash_name if signer.prehashed else "sha256"
     )
     batch = atomic.AtomicBatch(bulk=len(artifacts) >= atomic.BULK_SYNC_MIN_FILES)
     lines: list[str] = []
+    suffix = f"; {_describe_services(services)}" if services is not None else ""
+    pipeline: Any = None
 
-    def stage(artifact: Path, digest: Any, signature: bytes) -> None:
-        if template is not None:
-            data = template.render(digest.digest, signature)
-        else:
-            material = build.verification_material(rfc3161_responses=_timestamps(tsa_url, signature), **material_args)
-            data = build.dump_bundle_json(build.message_signature_bundle(digest, signature, material))
-        target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
+    def finish(artifact: Path, target: Path, data: bytes, signature: bytes) -> None:
         batch.stage(target, data)
         if signature_out is not None:
             batch.stage(signature_out, (encoding.b64(signature) + "\n").encode("ascii"))
-        lines.append(f"signed {artifact} -> {target} ({signer.key_type}, {who})")
+        lines.append(f"signed {artifact} -> {target} ({signer.key_type}, {who}{suffix})")
+
+    def stage(artifact: Path, digest: Any, signature: bytes) -> None:
+        target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
+        if template is not None:
+            finish(artifact, target, template.render(digest.digest, signature), signature)
+        else:
+            pipeline.submit(_logged_bundle, services, material_args, artifact, target, digest, signature, signer.prehashed)
 
     try:
+        if services is not None:
+            from verifier._internal.signing.pipeline import Pipeline
+
+            pipeline = Pipeline()
         if signer.prehashed:
             digests: list[Any] = []
 
@@ -127,11 +269,35 @@ def _sign(
             for artifact in artifacts:
                 digest, signature = sign.sign_artifact(signer, artifact)
                 stage(artifact, digest, signature)
+        if pipeline is not None:
+            for result in pipeline.results():
+                finish(*result)
         batch.commit()
     except BaseException:
         batch.abort()
         raise
+    finally:
+        if pipeline is not None:
+            pipeline.close()
     click.echo("\n".join(lines))
+
+
+def _logged_bundle(
+    services: Any, material_args: dict[str, Any], artifact: Path, target: Path, digest: Any, signature: bytes,
+    prehashed: bool,
+) -> tuple[Path, Path, bytes, bytes]:
+    """Worker thread: timestamps and log entries for one signature, the bundle, its verification."""
+    from verifier._internal.artifact import ArtifactInput
+    from verifier._internal.bundle import build
+    from verifier._internal.signing.pipeline import message_evidence, verify_before_write
+
+    entries, timestamps = message_evidence(services, digest, signature)
+    material = build.verification_material(rfc3161_responses=timestamps, tlog_entries=entries, **material_args)
+    data = build.dump_bundle_json(build.message_signature_bundle(digest, signature, material))
+    # The digest is what was signed; Ed25519 signed the file itself, so the verifier reads it.
+    subject = ArtifactInput(given_digest=(digest.hash_name, digest.digest)) if prehashed else ArtifactInput(path=str(artifact))
+    verify_before_write(services, data, subject, str(artifact))
+    return artifact, target, data, signature
 
 
 def _identity_material(signer: Any, certificate_pem: Path | None) -> dict[str, Any]:
@@ -169,14 +335,6 @@ def _who(material_args: dict[str, Any]) -> str:
     return "with certificate"
 
 
-def _timestamps(tsa_url: str | None, signature: bytes) -> list[bytes] | None:
-    if tsa_url is None:
-        return None
-    from verifier._internal.signing.timestamp_client import request_timestamp
-
-    return [request_timestamp(tsa_url, signature)]
-
-
 # --------------------------------------------------------------------------- attest
 
 
@@ -188,6 +346,7 @@ def _timestamps(tsa_url: str | None, signature: bytes) -> list[bytes] | None:
 @click.option("--bundle", "bundle_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Bundle path. Default: ARTIFACT.sigstore.json.")
 @click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority to timestamp the signature.")
+@_service_options
 @click.option("--rsa-pss", is_flag=True, help="RSA keys: sign with RSASSA-PSS.")
 @click.argument("artifact", type=click.Path(dir_okay=False, path_type=Path))
 def attest(
@@ -196,6 +355,11 @@ def attest(
     predicate_type: str,
     bundle_out: Path | None,
     tsa_url: str | None,
+    rekor_url: str | None,
+    rekor_api_version: str,
+    signing_config: Path | None,
+    trusted_root: Path | None,
+    trust_name: str | None,
     rsa_pss: bool,
     artifact: Path,
 ) -> None:
@@ -204,12 +368,17 @@ def attest(
     The subject is the artifact's file name and SHA-256; the predicate is read from the
     JSON file. ECDSA/RSA sign the hash of DSSE's PAE; Ed25519 signs PAE itself.
 
+    --rekor-url / --signing-config log the envelope: Rekor v1 as a dsse 0.0.1 entry, Rekor v2
+    as a hashedrekord 0.0.2 entry over PAE's digest (Rekor v2 has no DSSE type, and needs a
+    TSA). The bundle is verified against --trusted-root / --trust before it is written.
+
     \b
     Example:
       airseal attest --key 'pkcs11:token=release;object=signing-key' \\
         --predicate provenance.json --predicate-type https://slsa.dev/provenance/v1 app.tar.gz
     """
-    run_guarded(lambda: _attest(key_uri, predicate_file, predicate_type, bundle_out, tsa_url, rsa_pss, artifact))
+    args = _ServiceArgs(tsa_url, rekor_url, rekor_api_version, signing_config, trusted_root, trust_name)
+    run_guarded(lambda: _attest(key_uri, predicate_file, predicate_type, bundle_out, args, rsa_pss, artifact))
 
 
 def _attest(
@@ -217,11 +386,11 @@ def _attest(
     predicate_file: Path,
     predicate_type: str,
     bundle_out: Path | None,
-    tsa_url: str | None,
+    args: _ServiceArgs,
     rsa_pss: bool,
     artifact: Path,
 ) -> None:
-    from verifier._internal import atomic, encoding, intoto
+    from verifier._internal import atomic, intoto
     from verifier._internal.bundle import build
     from verifier._internal.signing import sign
 
@@ -234,14 +403,27 @@ def _attest(
 
     signer = open_signer(parse_key_uri(key_uri), rsa_pss=rsa_pss, warn=warn)
     payload = intoto.build_statement(artifact.name, digest.digest.hex(), predicate_type, predicate)
+    services = _services(args, signer, dsse=True)
     signature = sign.sign_pae(signer, intoto.PAYLOAD_TYPE, payload)
+    entries: list[Any] = []
+    timestamps: list[bytes] = []
+    if services is not None:
+        from verifier._internal.signing.pipeline import dsse_evidence
+
+        entries, timestamps = dsse_evidence(services, payload, intoto.PAYLOAD_TYPE, signature)
     material = build.verification_material(
-        key_hint=key_hint(signer.public_key()), rfc3161_responses=_timestamps(tsa_url, signature)
+        key_hint=key_hint(signer.public_key()), rfc3161_responses=timestamps, tlog_entries=entries
     )
-    bundle = build.dsse_bundle(payload, intoto.PAYLOAD_TYPE, signature, material)
+    data = build.dump_bundle_json(build.dsse_bundle(payload, intoto.PAYLOAD_TYPE, signature, material))
+    if services is not None:
+        from verifier._internal.artifact import ArtifactInput
+        from verifier._internal.signing.pipeline import verify_before_write
+
+        verify_before_write(services, data, ArtifactInput(given_digest=("sha256", digest.digest)), str(artifact))
     target = bundle_out or artifact.with_name(artifact.name + ".sigstore.json")
-    atomic.write_atomic(target, build.dump_bundle_json(bundle))
-    click.echo(f"attested {artifact} -> {target} ({signer.key_type}, predicate {predicate_type})")
+    atomic.write_atomic(target, data)
+    suffix = f"; {_describe_services(services)}" if services is not None else ""
+    click.echo(f"attested {artifact} -> {target} ({signer.key_type}, predicate {predicate_type}{suffix})")
 
 
 def _load_predicate(path: Path) -> Any:

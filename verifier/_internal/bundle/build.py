@@ -28,8 +28,11 @@ def verification_material(
     key_hint: str | None = None,
     certificate_der: bytes | None = None,
     rfc3161_responses: list[bytes] | None = None,
+    tlog_entries: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The v0.3 verificationMaterial: a certificate, or a public-key hint; no tlog entries."""
+    """The v0.3 verificationMaterial: a certificate, or a public-key hint; the log entries
+    (bundle-form TransparencyLogEntry dicts, as `signing.rekor_client` returns them) and
+    RFC 3161 responses, if any."""
     if (key_hint is None) == (certificate_der is None):
         raise ValueError("exactly one of key_hint and certificate_der")
     material: dict[str, Any] = {}
@@ -37,7 +40,7 @@ def verification_material(
         material["certificate"] = {"rawBytes": b64(certificate_der)}
     else:
         material["publicKey"] = {"hint": key_hint}
-    material["tlogEntries"] = []
+    material["tlogEntries"] = list(tlog_entries or [])
     if rfc3161_responses:
         material["timestampVerificationData"] = {
             "rfc3161Timestamps": [{"signedTimestamp": b64(r)} for r in rfc3161_responses]
