@@ -15,11 +15,12 @@ from tests.support import services
 
 
 def _run(cm):
+    """Start a service for the tests (skipped without it, except in CI: `skip_or_fail`)."""
     try:
         with cm as handle:
             yield handle
     except services.ServiceUnavailable as exc:
-        pytest.skip(str(exc))
+        services.skip_or_fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def cosign_bin():
     try:
         return services.tool("cosign")
     except services.ServiceUnavailable as exc:
-        pytest.skip(str(exc))
+        services.skip_or_fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def rekor_v2_port80() -> Iterator[services.RekorV2]:
     try:
         address = services.loopback_with_free_port_80()
     except services.ServiceUnavailable as exc:
-        pytest.skip(str(exc))
+        services.skip_or_fail(str(exc))
     yield from _run(services.rekor_v2(address=address, port=80))
 
 
@@ -72,7 +73,7 @@ def rekor_v1_port80() -> Iterator[services.RekorV1]:
     try:
         address = services.loopback_with_free_port_80()
     except services.ServiceUnavailable as exc:
-        pytest.skip(str(exc))
+        services.skip_or_fail(str(exc))
     yield from _run(services.rekor_v1(address=address, port=80))
 
 
