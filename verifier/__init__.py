@@ -22,7 +22,6 @@ file, so it never pulls in click, tuf or any HTTP library, and costs nothing at 
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -96,7 +95,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'verifier' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    # __import__ rather than importlib: `import verifier` stays free of the importlib package.
+    value = getattr(__import__(module, fromlist=[name]), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -7,10 +7,18 @@ Code elsewhere reads these values; it never writes a number of its own.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any
 
 
-class Limits(NamedTuple):
+class Limits:
+    """Caps, each a class attribute holding its default; an instance may override some.
+
+    Frozen and hashable (trusted roots are cached per content and limits). A plain class, not a
+    NamedTuple: a NamedTuple of this many fields compiles its constructor at import, which
+    every cold `airseal verify` would pay. `_replace(**caps)` returns a copy with some caps
+    changed, as a NamedTuple's does.
+    """
+
     # --- evidence read by `verify` and the gate ------------------------------------------------
     max_bundle_bytes: int = 16 * 1024 * 1024
     """A bundle (or evidence file in another format); real ones are a few KiB."""
@@ -93,6 +101,37 @@ class Limits(NamedTuple):
     """Reading a metadata file from media to see which versions it carries, before TUF runs."""
     max_grace_days: int = 30
     """Longest grace an operator may configure for expired TUF metadata."""
+
+
+    def __init__(self, **caps: int) -> None:
+        for name, value in caps.items():
+            if name.startswith("_") or not isinstance(getattr(Limits, name, None), int):
+                raise TypeError(f"Limits has no cap named {name!r}")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int")
+            object.__setattr__(self, name, value)  # the instance's own value shadows the default
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Limits is frozen: use _replace()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Limits is frozen")
+
+    def _replace(self, **caps: int) -> Limits:
+        """A copy with some caps changed (as a NamedTuple's `_replace`)."""
+        return Limits(**{**vars(self), **caps})
+
+    def _key(self) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(vars(self).items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Limits) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Limits(" + ", ".join(f"{k}={v}" for k, v in self._key()) + ")"
 
 
 DEFAULT_LIMITS = Limits()

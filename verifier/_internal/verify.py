@@ -16,11 +16,10 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from verifier._internal import intoto
 from verifier._internal.algorithms import HASH_FROM_ENUM, describe_key, is_supported_key, key_hash_name, spki_sha256
 from verifier._internal.artifact import ArtifactInput, artifact_digests, map_artifact
 from verifier._internal.bundle.model import (
@@ -46,6 +45,10 @@ from verifier._internal.tlog.entry import (
 )
 from verifier._internal.tlog.merkle import leaf_hash, verify_inclusion
 from verifier._internal.trustroot.model import TransparencyLog, TrustedRoot
+
+if TYPE_CHECKING:
+    from verifier._internal.intoto import Subject
+
 from verifier.errors import AirsealError, CheckResult, Reason, VerificationError
 
 FUTURE_SKEW = timedelta(minutes=5)
@@ -190,6 +193,8 @@ def _needed_hashes(bundle: Bundle, material: SigningMaterial, bodies: Sequence[P
     if isinstance(content, MessageSignature) and content.digest_algorithm:
         names.add(HASH_FROM_ENUM[content.digest_algorithm])
     if isinstance(content, DsseEnvelope):
+        from verifier._internal import intoto  # DSSE bundles only: message signatures skip the import
+
         names.update(intoto.subject_hash_names(content.payload))
     for entry, body in zip(bundle.tlog_entries, bodies):
         if isinstance(body, dict) and (entry.kind, entry.version) == ("hashedrekord", "0.0.1"):
@@ -373,6 +378,8 @@ def _verify_dsse(
     """
     verify_over_data(material.key, content.signature, pae(content.payload_type, content.payload), what="DSSE signature")
     rec.ok("signature", "DSSE signature over the envelope verifies")
+    from verifier._internal import intoto
+
     subjects = intoto.read_subjects(content.payload_type, content.payload)
     found = intoto.matching_subject(subjects, digests)
     if found is None:
@@ -407,7 +414,7 @@ def _predicate_type(payload: bytes) -> Optional[str]:
 
 
 def _subject_name_matches(
-    subjects: Sequence[intoto.Subject], digests: Mapping[str, bytes], policy: VerificationPolicy
+    subjects: Sequence[Subject], digests: Mapping[str, bytes], policy: VerificationPolicy
 ) -> None:
     """§8.3: a subject with the artifact's digest carries the expected name (PEP 740: normalised)."""
     expected = policy.subject_name
@@ -423,6 +430,8 @@ def _subject_name_matches(
             return name
 
     want = norm(expected)
+    from verifier._internal import intoto
+
     names = [s.name for s in subjects if intoto.matching_subject((s,), digests) is not None]
     if want is None or not any(name is not None and norm(name) == want for name in names):
         raise VerificationError(
