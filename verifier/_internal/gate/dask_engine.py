@@ -261,8 +261,8 @@ def _next_finished(ac: Any, stop: Any) -> list[Future]:
         got: list[Future] = list(ac.next_batch(block=False))
         if got or stop.signum or ac.is_empty():
             return got
-        with ac.condition:
-            ac.condition.wait(0.25)
+        with ac.thread_condition:
+            ac.thread_condition.wait(0.25)
 
 
 def _describe(exc: BaseException) -> str:
