@@ -314,6 +314,7 @@ def test_dask_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
             assert (row["verdict"], row["reason_code"]) in (want, ("fail", "gate.worker_lost")), row
         summary = read_summary(report)
         assert summary["complete"] is True and summary["total"] == len(expected)
+        print(f"killed {killed}; by_reason {summary['by_reason']}; stderr tail: {err[-300:]!r}")
     finally:
         for proc in reversed(procs):
             proc.send_signal(signal.SIGTERM)
