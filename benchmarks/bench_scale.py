@@ -97,8 +97,10 @@ def _vm(pid: int, field: str) -> int:
     return 0
 
 
-def scheduler_load(base: Path, tmp: Path, args: list[str], label: str) -> dict[str, Any]:
-    """A fresh scheduler and 2 workers (own processes) per measurement."""
+def scheduler_load(base: Path, tmp: Path, args: list[str], label: str, log_length: str | None = "16") -> dict[str, Any]:
+    """A fresh scheduler and 2 workers (own processes) per measurement. `log_length`: the
+    scheduler's `distributed.admin.low-level-log-length` (None: dask's default, 1,000 messages
+    kept whole per worker connection, which holds up to 1,000 partitions' paths)."""
     from distributed import Client
 
     port = _free_port()
@@ -106,6 +108,8 @@ def scheduler_load(base: Path, tmp: Path, args: list[str], label: str) -> dict[s
     env = env_for(tmp)
     env.pop("HTTP_PROXY", None)
     env.pop("HTTPS_PROXY", None)
+    if log_length is not None:
+        env["DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH"] = log_length
     sched = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = subprocess.Popen([str(BIN / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
@@ -143,6 +147,7 @@ def scheduler_load(base: Path, tmp: Path, args: list[str], label: str) -> dict[s
             except Exception as exc:
                 submitted = {"error": str(exc)}
         return {"total": r["total"], "wall": r["wall"], "rate": r["rate"], "rss_idle_mib": rss_idle / 1024,
+                "gate_rss_mib": r["maxrss_mib"], "log_length": log_length or "1000 (default)",
                 "rss_peak_mib": _vm(sched.pid, "VmHWM") / 1024, "peak_tasks": peak_tasks, "submitted": submitted}
     finally:
         for proc in (workers, sched):
@@ -230,16 +235,16 @@ def main() -> None:
             print(f"| {labels[name]} | {r['wall']:.1f} s{extra} | {r['rate']:,.0f}/s | {r['rate'] / base_rate:.2f}x |"
                   f" {'identical' if same[name] else 'DIFFERENT'} |")
         print("\n## d. scheduler load (`dask scheduler` + `dask worker --nworkers 2 --nthreads 1`)\n")
-        print("| artifacts | wall | rate | tasks submitted | peak tasks on the scheduler | scheduler RSS idle / peak |"
-              "\n| ---: | ---: | ---: | --- | ---: | ---: |")
+        print("| artifacts | scheduler low-level-log-length | wall | rate | tasks (partitions) run | peak tasks held"
+              " | scheduler RSS idle / peak | `airseal gate` peak RSS |\n| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |")
         loads = [(args.n, base, gate_args)]
         if not args.skip_memory:
             mbase = build_memory_tree(args.memory, Path(f"/tmp/airseal-bench-gate-mem-{args.memory}"))
             loads.append((args.memory, mbase, ["--key", str(mbase / "key.pem"), "--min-tlog-entries", "0", str(mbase / "tree")]))
-        for n, b, a in loads:
-            r = scheduler_load(b, tmp, a, str(n))
-            print(f"| {r['total']:,} | {r['wall']:.1f} s | {r['rate']:,.0f}/s | {r['submitted']} | {r['peak_tasks']} |"
-                  f" {r['rss_idle_mib']:.0f} / {r['rss_peak_mib']:.0f} MiB |")
+        for (n, b, a), log_length in [(load, "16") for load in loads] + [(loads[-1], None)]:
+            r = scheduler_load(b, tmp, a, str(n), log_length)
+            print(f"| {r['total']:,} | {r['log_length']} | {r['wall']:.1f} s | {r['rate']:,.0f}/s | {r['submitted']} |"
+                  f" {r['peak_tasks']} | {r['rss_idle_mib']:.0f} / {r['rss_peak_mib']:.0f} MiB | {r['gate_rss_mib']:.0f} MiB |")
         print(f"\n## e. the gate's hasher (hash_fd, SHA-256, 1 core, page cache): {hash_rate(tmp, args.hash_mib):.2f} GB/s")
         print(f"\nload average at the end: {loadavg()}")
     finally:

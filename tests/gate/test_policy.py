@@ -175,6 +175,7 @@ def test_evidence_seam_plain_bundle_and_an_added_format() -> None:
 
 def test_the_documented_policy_is_valid_toml_with_known_keys() -> None:
     import re
+
     import tomllib
 
     from tests.conftest import REPO

@@ -6,11 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.gate.conftest import read_results, read_summary
 from tests.gate.tree import EXPECTED, Tree
@@ -25,7 +22,7 @@ def _verify(hsm: Any, pub: Path, bundle: Path, artifact: Path) -> subprocess.Com
     return hsm.run("verify", "--key", str(pub), "--bundle", str(bundle), "--min-tlog-entries", "0", str(artifact))
 
 
-def test_vsa_signed_on_a_token_verifies_passed_artifacts_only(softhsm: Any, tree: Tree, tmp_path: Path) -> None:
+def test_vsa_signed_on_a_token_verifies_passed_artifacts_only(softhsm: Any, tree: Tree, tmp_path: Path) -> None:  # noqa: F811 (the fixture)
     softhsm.keygen("vsa", "ec-p256")
     uri = softhsm.uri(object="vsa")
     pub = tmp_path / "vsa.pem"
@@ -75,7 +72,7 @@ def test_vsa_signed_on_a_token_verifies_passed_artifacts_only(softhsm: Any, tree
     assert _verify(softhsm, pub, vsa, foreign).returncode == 1
 
 
-def test_a_token_problem_at_signing_keeps_the_report_and_exits_5(softhsm: Any, tree: Tree, tmp_path: Path) -> None:
+def test_a_token_problem_at_signing_keeps_the_report_and_exits_5(softhsm: Any, tree: Tree, tmp_path: Path) -> None:  # noqa: F811 (the fixture)
     report = tmp_path / "report"
     result = _gate(softhsm, "--policy", str(tree.policy), "--report", str(report), "--mode", "warn",
                    "--vsa-key", softhsm.uri(object="no-such-key"), str(tree.root))

@@ -99,7 +99,7 @@ def build_tree(base: Path, *, with_specials: bool = True) -> Tree:
     a = art("release/a.tar.gz", b"release a\n")
     b = art("release/b.tar.gz", b"release b\n")
     c = art("release/sub/c.tar.gz", b"release c\n")
-    d = art("release/d.tar.gz", b"release d (replaced)\n")
+    art("release/d.tar.gz", b"release d (replaced)\n")
     subjects = [
         {"name": "a.tar.gz", "digest": {"sha256": hashlib.sha256(a.read_bytes()).hexdigest()}},
         {"name": "b.tar.gz", "digest": {"sha256": hashlib.sha256(b.read_bytes()).hexdigest()}},

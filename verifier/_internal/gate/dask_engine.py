@@ -46,6 +46,9 @@ Client = Any
 Future = Any
 
 
+LOW_LEVEL_LOG_LENGTH = 16
+
+
 class DaskProblem(Exception):
     """The cluster cannot be used: bad address, unreachable scheduler, no workers (exit 2)."""
 
@@ -98,10 +101,10 @@ def judge_partition(digest: str, items: list[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def verify_attestation_task(digest: str, args: tuple[str, int, int, str]) -> dict[str, Any]:
-    """Runs on a worker: one attestation envelope under one rule."""
+def verify_attestations_task(digest: str, chunk: list[Any]) -> list[dict[str, Any]]:
+    """Runs on a worker: attestation envelopes, each under one rule; one verdict each."""
     with using_state(_plan_state(digest)):
-        return verify_attestation(*args)
+        return [verify_attestation(*args) for _, _, args in chunk]
 
 
 # --- this process -------------------------------------------------------------------------------------
@@ -109,6 +112,11 @@ def verify_attestation_task(digest: str, args: tuple[str, int, int, str]) -> dic
 
 def _connect(address: str) -> tuple[Any, Any]:
     """`local` or `local:N`: a LocalCluster of N worker processes (1 thread each); else an address."""
+    # distributed keeps the last `low-level-log-length` (default 1,000) messages of every batched
+    # connection for debugging, whole: with partitions of paths, that is up to 1,000 partitions
+    # per connection. Keep a few (this process's connection to the scheduler, and a LocalCluster's
+    # scheduler and workers); an external scheduler needs DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH.
+    dask.config.set({"distributed.admin.low-level-log-length": LOW_LEVEL_LOG_LENGTH})
     if address == "local" or address.startswith("local:"):
         count_text = address.partition(":")[2]
         if count_text and not count_text.isdigit():
@@ -171,71 +179,44 @@ def judge_dask(
         digest = hashlib.sha256(pickle.dumps(plan, protocol=4)).hexdigest()
         client.register_plugin(GatePlanPlugin(digest, plan), name=plugin_name)
         registered = True
+        max_inflight = max(2, threads * options.limits.gate_dask_inflight_per_thread)
+        size = partition_size(options, index.artifacts, threads)
 
-        # 1. Attestation envelopes, once each per rule, before the files that need them.
+        # 1. Attestation envelopes, once each per rule, before the files that need them; in
+        #    partitions too (a mirror may hold millions of attestations).
         verdicts: dict[Any, dict[str, Any]] = {}
         todo = attestation_tasks(options, index)
-        att_futures: dict[Future, Any] = {}
-        for n, (key, position, args) in enumerate(todo):
-            fut = client.submit(verify_attestation_task, digest, args, key=f"airseal-att-{run}-{n}", retries=1, pure=False)
-            att_futures[fut] = (key, position)
-        for fut in _completed(att_futures, stop):
-            try:
-                verdicts[att_futures[fut]] = fut.result()
-            except Exception as exc:
-                verdicts[att_futures[fut]] = {
-                    "ok": False, "reason_code": Reason.GATE_WORKER_LOST.value,
-                    "message": f"the worker verifying this attestation died: {_describe(exc)}", "check": None, "context": {},
-                }
-        if stop.signum:
-            client.cancel(list(att_futures))
-            return 0, signal_name(stop.signum), threads
-        att_futures.clear()
+        chunks = (todo[i : i + size] for i in range(0, len(todo), size))
 
-        # 2. Partitions of artifacts, a bounded number in flight, results as they complete.
-        size = partition_size(options, index.artifacts, threads)
-        work = batches(options, index, sink, verdicts, skip, size)
-        inflight: dict[Future, list[Any]] = {}
-        max_inflight = max(2, threads * options.limits.gate_dask_inflight_per_thread)
-        done_keys: set[str] = set()
-        ac = _dist.as_completed()
-        serial = 0
-        exhausted = False
-        while True:
-            while not exhausted and not stop.signum and len(inflight) < max_inflight:
-                batch = next(work, None)
-                if batch is None:
-                    exhausted = True
-                    break
-                serial += 1
-                fut = client.submit(judge_partition, digest, batch, key=f"airseal-part-{run}-{serial}", retries=1, pure=False)
-                inflight[fut] = batch
-                ac.add(fut)
-            if not inflight:
-                break
-            finished = _next_finished(ac, stop)
-            for fut in finished:
-                batch = inflight.pop(fut, None)
-                if batch is None or fut.key in done_keys:
-                    continue  # already answered: never a row twice
-                done_keys.add(fut.key)
-                try:
-                    rows = fut.result()
-                except Exception as exc:
-                    rows = [lost_row(item, f"{_describe(exc)} (partition {fut.key})") for item, _ in batch]
-                for row in rows:
-                    sink.row(row)
-                fut.release()
+        def att_done(chunk: list[Any], answers: list[dict[str, Any]]) -> None:
+            for (key, position, _), verdict in zip(chunk, answers):
+                verdicts[(key, position)] = verdict
+
+        def att_lost(chunk: list[Any], why: str) -> None:
+            for key, position, _ in chunk:
+                verdicts[(key, position)] = {
+                    "ok": False, "reason_code": Reason.GATE_WORKER_LOST.value,
+                    "message": f"the worker verifying this attestation died: {why}", "check": None, "context": {},
+                }
+
+        why = _stream(client, verify_attestations_task, digest, chunks, f"airseal-att-{run}", max_inflight, stop,
+                      att_done, att_lost)
+        if why is not None:
+            return 0, why, threads
+
+        # 2. Partitions of artifacts, a bounded number in flight, rows as they complete.
+        def rows_done(batch: list[Any], rows: list[dict[str, Any]]) -> None:
+            for row in rows:
+                sink.row(row)
             progress.tick(sink.done, sink.failed)
-            if stop.signum:
-                client.cancel(list(inflight))
-                return 0, signal_name(stop.signum), threads
-            if client.status != "running":
-                for batch in inflight.values():
-                    for item, _ in batch:
-                        sink.row(lost_row(item, "the connection to the dask scheduler was lost"))
-                return 0, "lost the dask scheduler", threads
-        return 0, None, threads
+
+        def rows_lost(batch: list[Any], why: str) -> None:
+            for item, _ in batch:
+                sink.row(lost_row(item, why))
+
+        work = batches(options, index, sink, verdicts, skip, size)
+        why = _stream(client, judge_partition, digest, work, f"airseal-part-{run}", max_inflight, stop, rows_done, rows_lost)
+        return 0, why, threads
     finally:
         if registered:
             try:
@@ -247,12 +228,54 @@ def judge_dask(
             cluster.close()
 
 
-def _completed(futures: dict[Future, Any], stop: Any) -> Iterator[Future]:
-    ac = _dist.as_completed(list(futures))
-    while not ac.is_empty():
-        yield from _next_finished(ac, stop)
+def _stream(
+    client: Any,
+    function: Any,
+    digest: str,
+    chunks: Iterator[list[Any]],
+    prefix: str,
+    max_inflight: int,
+    stop: Any,
+    done: Any,
+    lost: Any,
+) -> Optional[str]:
+    """Submit `function(digest, chunk)` for each chunk, at most `max_inflight` at once; hand
+    each answer to `done(chunk, answer)` as it completes, or `lost(chunk, why)` when its task
+    failed for good. Every chunk is answered exactly once. Returns None, or why it stopped."""
+    inflight: dict[Any, list[Any]] = {}
+    ac = _dist.as_completed()
+    serial = 0
+    exhausted = False
+    while True:
+        while not exhausted and not stop.signum and len(inflight) < max_inflight:
+            chunk = next(chunks, None)
+            if chunk is None:
+                exhausted = True
+                break
+            serial += 1
+            fut = client.submit(function, digest, chunk, key=f"{prefix}-{serial}", retries=1, pure=False)
+            inflight[fut] = chunk
+            ac.add(fut)
+        if not inflight:
+            return None
+        for fut in _next_finished(ac, stop):
+            chunk = inflight.pop(fut, None)
+            if chunk is None:
+                continue  # already answered: never twice
+            try:
+                answer = fut.result()
+            except Exception as exc:  # KilledWorker (failed twice), CancelledError, an exception raised twice
+                lost(chunk, f"{_describe(exc)} (task {fut.key})")
+            else:
+                done(chunk, answer)
+            fut.release()
         if stop.signum:
-            return
+            client.cancel(list(inflight))
+            return signal_name(stop.signum)
+        if client.status != "running":
+            for chunk in inflight.values():
+                lost(chunk, "the connection to the dask scheduler was lost")
+            return "lost the dask scheduler"
 
 
 def _next_finished(ac: Any, stop: Any) -> list[Future]:
@@ -270,4 +293,4 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-__all__ = ["DaskProblem", "GatePlanPlugin", "judge_dask", "judge_partition", "partition_size", "verify_attestation_task"]
+__all__ = ["DaskProblem", "GatePlanPlugin", "judge_dask", "judge_partition", "partition_size", "verify_attestations_task"]
