@@ -186,7 +186,8 @@ def judge_dask(
         #    partitions too (a mirror may hold millions of attestations).
         verdicts: dict[Any, dict[str, Any]] = {}
         todo = attestation_tasks(options, index)
-        chunks = (todo[i : i + size] for i in range(0, len(todo), size))
+        step = max(1, min(size, -(-len(todo) // max_inflight)))  # spread over every worker thread
+        chunks = (todo[i : i + step] for i in range(0, len(todo), step))
 
         def att_done(chunk: list[Any], answers: list[dict[str, Any]]) -> None:
             for (key, position, _), verdict in zip(chunk, answers):
