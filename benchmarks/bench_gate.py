@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,8 +44,7 @@ sys.path.insert(0, str(REPO))
 BIN = Path(sys.executable).parent
 TREE_VERSION = "1"
 
-from benchmarks.bench_verify import run_measured  # noqa: E402  (the rusage middleman)
-
+from benchmarks.bench_verify import run_measured
 
 # --------------------------------------------------------------------------- minting
 
@@ -357,7 +355,9 @@ def main() -> None:
             rows.append((f"crypto floor, v1 checks on cryptography ({r3['files']} files, 1 core)", "-", f"{r3['wall']:.2f} s",
                          f"{r3['rate']:,.0f}/s"))
         print(f"\n## gate throughput: {args.n:,} artifacts (40 % Rekor v1, 30 % Rekor v2 + RFC 3161, 30 % DSSE x10)\n")
-        print(f"{os.cpu_count()} cores; load average at the end: {open('/proc/loadavg').read().split()[:3]}\n")
+        with open("/proc/loadavg") as fh:
+            load = fh.read().split()[:3]
+        print(f"{os.cpu_count()} cores; load average at the end: {load}\n")
         print("| tool | artifacts | wall | rate |\n| --- | ---: | ---: | ---: |")
         for row in rows:
             print("| " + " | ".join(row) + " |")

@@ -97,6 +97,8 @@ class Reason(str, enum.Enum):
     GATE_ARTIFACT_CHANGED = "gate.artifact_changed"
     GATE_UNSAFE_FILE = "gate.unsafe_file"
     GATE_WORKER_LOST = "gate.worker_lost"
+    # `airseal gate merge` (exit 3, an InputError): shard reports that do not make one gate
+    GATE_MERGE_REFUSED = "gate.merge_refused"
 
     # --- trust root state (exit 4) ---
     TRUSTROOT_NOT_FOUND = "trustroot.not_found"

@@ -86,7 +86,11 @@ def test_a_bad_policy_exits_3_before_anything_is_judged(tree: Tree, tmp_path: Pa
         (["--certificate-oidc-issuer", "https://i"], "needs --certificate-identity"),
         (["--certificate-identity", "a", "--certificate-identity-regexp", "b"], "not both"),
         ([], "say who must have signed"),
-        (["--key", "K", "--shard", "1/2"], "not implemented"),
+        (["--key", "K", "--shard", "3/2"], "K/N"),
+        (["--key", "K", "--shard", "0/2"], "K/N"),
+        (["--key", "K", "--shard", "1"], "K/N"),
+        (["--key", "K", "--shard", "1/2", "--dask", "local"], "not both"),
+        (["--key", "K", "--dask-partition", "10"], "goes with --dask"),
         (["--key", "K", "--vsa-key", "/path/key.pem"], "pkcs11:"),
         (["--key", "K", "--jobs", "0"], "--jobs"),
         (["--key", "K", "--progress", "maybe"], "--progress"),
@@ -171,6 +175,7 @@ def test_evidence_seam_plain_bundle_and_an_added_format() -> None:
 
 def test_the_documented_policy_is_valid_toml_with_known_keys() -> None:
     import re
+
     import tomllib
 
     from tests.conftest import REPO

@@ -99,7 +99,7 @@ def build_tree(base: Path, *, with_specials: bool = True) -> Tree:
     a = art("release/a.tar.gz", b"release a\n")
     b = art("release/b.tar.gz", b"release b\n")
     c = art("release/sub/c.tar.gz", b"release c\n")
-    d = art("release/d.tar.gz", b"release d (replaced)\n")
+    art("release/d.tar.gz", b"release d (replaced)\n")
     subjects = [
         {"name": "a.tar.gz", "digest": {"sha256": hashlib.sha256(a.read_bytes()).hexdigest()}},
         {"name": "b.tar.gz", "digest": {"sha256": hashlib.sha256(b.read_bytes()).hexdigest()}},
@@ -149,3 +149,39 @@ deny = true
 """
     )
     return Tree(root=root, policy=policy, trusted_root=conf / "trusted_root.json", key_pem=conf / "release.pem", vs=vs)
+
+
+def add_bulk(tree: Tree, n: int, *, subdir: str = "bulk", per_dir: int = 250) -> list[str]:
+    """`n` small artifacts under `subdir/`, each with a key-based bundle (no log entry) made
+    with a fresh P-256 key, and a rule for them (inserted first) in the tree's policy. Fast to
+    mint (no virtual log): for the scale tests that need many files. Returns their paths."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tree.policy.parent / f"{subdir}.pem").write_bytes(pem)
+    hint = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    paths = []
+    for i in range(n):
+        rel = f"{subdir}/d{i // per_dir:03d}/a{i:06d}.txt"
+        path = tree.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = f"bulk artifact {i}\n".encode()
+        digest = hashlib.sha256(data).digest()
+        sig = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        path.write_bytes(data)
+        write_json(path.with_name(path.name + ".sigstore.json"), {
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": []},
+            "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": base64.b64encode(digest).decode()},
+                                 "signature": base64.b64encode(sig).decode()},
+        })
+        paths.append(rel)
+    rule = f'[[rule]]\nname = "{subdir}"\npaths = ["{subdir}/**"]\nkey = ["{subdir}.pem"]\nmin-tlog-entries = 0\n\n'
+    tree.policy.write_text(rule + tree.policy.read_text())
+    return paths

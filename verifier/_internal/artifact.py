@@ -1,9 +1,9 @@
 """The thing being verified or signed: a file (hashed streaming, constant memory) or a digest.
 
 One home for reading artifacts: verification, signing and the gate all hash through
-`hash_file`, which reads with `os.read` on a raw descriptor (for the many small files of a
-batch this is about half the cost of a buffered file object) in chunks of
-`Limits.hash_chunk_bytes`, so memory stays constant whatever the file size.
+`hash_fd` (and `hash_file`, which opens a path and calls it), reading with `os.pread` on a raw
+descriptor (for the many small files of a batch this is about half the cost of a buffered file
+object) in chunks of `Limits.hash_chunk_bytes`, so memory stays constant whatever the file size.
 """
 
 from __future__ import annotations
@@ -57,25 +57,40 @@ def _unreadable(path: str | os.PathLike[str], exc: OSError) -> InputError:
     return InputError(Reason.ARTIFACT_UNREADABLE, f"cannot read artifact {str(path)[:200]!r}: {exc.strerror or exc}")
 
 
+def hash_fd(fd: int, names: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
+    """Hash what an open descriptor holds, from offset 0 (pread: the descriptor's own offset is
+    neither used nor moved), once with each named algorithm, a chunk at a time.
+
+    The one hasher: `hash_file` opens a path and calls this; the gate calls it on the
+    descriptor it opened with O_NOFOLLOW and checked with fstat.
+
+    Raises:
+        OSError: a read error (the caller names the file).
+    """
+    hashers = [(name, hashlib.new(name)) for name in set(names)]
+    chunk = limits.hash_chunk_bytes
+    offset = 0
+    while data := os.pread(fd, chunk, offset):
+        offset += len(data)
+        for _, hasher in hashers:
+            hasher.update(data)
+    return {name: hasher.digest() for name, hasher in hashers}
+
+
 def hash_file(path: str | os.PathLike[str], names: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
-    """Hash a file once with each named algorithm, a chunk at a time.
+    """Hash a file once with each named algorithm, a chunk at a time (`hash_fd` on it).
 
     Raises:
         InputError: artifact.unreadable (missing, a directory, a read error).
     """
-    hashers = [(name, hashlib.new(name)) for name in set(names)]
-    chunk = limits.hash_chunk_bytes
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
-            while data := os.read(fd, chunk):
-                for _, hasher in hashers:
-                    hasher.update(data)
+            return hash_fd(fd, names, limits)
         finally:
             os.close(fd)
     except OSError as exc:
         raise _unreadable(path, exc) from exc
-    return {name: hasher.digest() for name, hasher in hashers}
 
 
 def artifact_digests(artifact: ArtifactInput, names: Iterable[str]) -> dict[str, bytes]:
@@ -128,4 +143,4 @@ def read_whole(path: str | os.PathLike[str], hash_name: str, limits: Limits = DE
     return hasher.digest(), b"".join(kept)
 
 
-__all__ = ["ArtifactInput", "artifact_digests", "hash_file", "map_artifact", "parse_artifact_argument", "read_whole"]
+__all__ = ["ArtifactInput", "artifact_digests", "hash_fd", "hash_file", "map_artifact", "parse_artifact_argument", "read_whole"]

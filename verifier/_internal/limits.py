@@ -67,6 +67,12 @@ class Limits:
     """Pools rebuilt after a worker dies; past it the run stops, marked incomplete."""
     gate_html_max_rows: int = 20_000
     """Rows of each section of report.html (results.jsonl always has every artifact)."""
+    gate_dask_min_partition: int = 64
+    gate_dask_max_partition: int = 512
+    """Artifacts per Dask task (`--dask`): about 8 tasks per worker thread, within these bounds,
+    so the scheduler's work per artifact stays constant (partitions, not tasks per file)."""
+    gate_dask_inflight_per_thread: int = 4
+    """Dask tasks in flight per worker thread: the scheduler holds a bounded number of tasks."""
 
     # --- services at signing --------------------------------------------------------------------
     max_service_response_bytes: int = 1024 * 1024

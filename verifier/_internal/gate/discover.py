@@ -25,7 +25,8 @@ import hashlib
 import os
 import posixpath
 import stat
-from typing import Iterator, NamedTuple, Optional, Sequence, Union
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple, Optional, Union
 
 from verifier._internal import intoto
 from verifier._internal.bundle.model import DsseEnvelope
@@ -84,7 +85,7 @@ class Orphan(NamedTuple):
 Work = Union[Item, Refused, Orphan]
 
 
-def _kind(entry: "os.DirEntry[str]") -> str:
+def _kind(entry: os.DirEntry[str]) -> str:
     if entry.is_symlink():
         return "symlink"
     if entry.is_dir(follow_symlinks=False):
@@ -203,7 +204,7 @@ class AttestationIndex:
         """For each attestation bundle, the positions of the rules its subjects fall under."""
         positions = {id(rule): i for i, rule in enumerate(rules)}
         needed: dict[tuple[int, str, int], set[int]] = {}
-        for (root, rel), refs in self.by_subject.items():
+        for (_root, rel), refs in self.by_subject.items():
             rule = matcher.match(rel)
             if rule is None or getattr(rule, "deny", False):
                 continue
@@ -229,35 +230,50 @@ def _resolve_subject(root: str, dirrel: str, name: str) -> Optional[str]:
     return None
 
 
-def index_attestations(roots: Sequence[str], limits: Limits = DEFAULT_LIMITS, skip: Skip = NO_SKIP) -> AttestationIndex:
-    """Pass 1. Raises InputError(input.too_large) past `gate_max_attested_subjects`."""
+Member = Callable[[str], bool]
+"""Whether a relative path belongs to this run (`Shard.holds`); None: every path does."""
+
+
+def index_attestations(
+    roots: Sequence[str], limits: Limits = DEFAULT_LIMITS, skip: Skip = NO_SKIP, member: Optional[Member] = None
+) -> AttestationIndex:
+    """Pass 1. Raises InputError(input.too_large) past `gate_max_attested_subjects`.
+
+    With `member` (a shard), every attestation is still read and classified (what is
+    evidence does not depend on the shard), but only the subjects this shard holds are
+    indexed, and only its work is counted: an attestation covering files of several shards
+    is verified in each shard that holds one of them.
+    """
     index = AttestationIndex()
+    mine: Member = member or (lambda _rel: True)
     for root_i, root in enumerate(roots):
         for listing in walk(root, skip):
             if listing.error is not None:
-                index.artifacts += 1
+                index.artifacts += mine(listing.dirrel or ".")
                 continue
             names = frozenset(listing.files)
-            index.artifacts += len(listing.others)
+            index.artifacts += sum(1 for name, _ in listing.others if mine(_rel(listing.dirrel, name)))
             for name in listing.files:
                 if evidence_base(name, names) is not None:
                     continue  # paired evidence: judged with its artifact
-                if not looks_like_evidence(name):
-                    index.artifacts += 1
-                    continue
                 rel = _rel(listing.dirrel, name)
-                verdict = _classify_candidate(index, root_i, root, listing.dirrel, rel, limits)
+                if not looks_like_evidence(name):
+                    index.artifacts += mine(rel)
+                    continue
+                verdict = _classify_candidate(index, root_i, root, listing.dirrel, rel, limits, mine)
                 if verdict == "orphan" and len(index.orphan_formats) > limits.gate_max_attested_subjects:
                     verdict = "artifact"  # past the cap, remembered as nothing: judged (and failed) instead
                     index.orphan_formats.pop((root_i, rel), None)
                 if verdict == "artifact":
-                    index.artifacts += 1  # not remembered: pass 2 treats unknown names as artifacts
+                    index.artifacts += mine(rel)  # not remembered: pass 2 treats unknown names as artifacts
                 else:
                     index.candidates[(root_i, rel)] = verdict
     return index
 
 
-def _classify_candidate(index: AttestationIndex, root_i: int, root: str, dirrel: str, rel: str, limits: Limits) -> str:
+def _classify_candidate(
+    index: AttestationIndex, root_i: int, root: str, dirrel: str, rel: str, limits: Limits, mine: Member
+) -> str:
     abspath = os.path.join(root, rel)
     try:
         data = read_regular(abspath, limits.max_bundle_bytes)
@@ -289,9 +305,10 @@ def _classify_candidate(index: AttestationIndex, root_i: int, root: str, dirrel:
                     f"attestations name more than {limits.gate_max_attested_subjects} files of the tree",
                 )
             index.subjects += 1
-            ref = AttRef((root_i, rel, bundle_i), abspath, fmt, tuple(digests), probe)
-            index.by_subject.setdefault((root_i, target), []).append(ref)
             named = True
+            if mine(target):
+                ref = AttRef((root_i, rel, bundle_i), abspath, fmt, tuple(digests), probe)
+                index.by_subject.setdefault((root_i, target), []).append(ref)
     if named:
         return "attestation"
     index.orphan_formats[(root_i, rel)] = bundles[0][0] if bundles else None
@@ -304,16 +321,23 @@ def iter_work(
     matcher: RuleMatcher,
     rule_positions: dict[int, int],
     skip: Skip = NO_SKIP,
+    member: Optional[Member] = None,
 ) -> Iterator[Work]:
-    """Pass 2: every artifact, refused entry and orphan notice, streaming, in walk order."""
+    """Pass 2: every artifact, refused entry and orphan notice (of this shard, with `member`),
+    streaming, in walk order."""
+    mine: Member = member or (lambda _rel: True)
     for root_i, root in enumerate(roots):
         for listing in walk(root, skip):
             if listing.error is not None:
+                if not mine(listing.dirrel or "."):
+                    continue
                 yield Refused(root_i, listing.dirrel or ".", "directory", Reason.ARTIFACT_UNREADABLE,
                               f"cannot list directory: {listing.error}")
                 continue
             names = frozenset(listing.files)
             for name, kind in listing.others:
+                if not mine(_rel(listing.dirrel, name)):
+                    continue
                 what = "a symbolic link" if kind == "symlink" else f"a {kind}"
                 yield Refused(root_i, _rel(listing.dirrel, name), kind, Reason.GATE_UNSAFE_FILE,
                               f"{what}: refused, not followed or opened")
@@ -327,7 +351,7 @@ def iter_work(
                     continue
                 rel = _rel(listing.dirrel, name)
                 verdict = index.candidates.get((root_i, rel))
-                if verdict == "attestation":
+                if verdict == "attestation" or not mine(rel):
                     continue
                 if verdict == "orphan":
                     yield Orphan(root_i, rel, index.orphan_formats.get((root_i, rel)),
@@ -356,6 +380,7 @@ __all__ = [
     "AttestationIndex",
     "Item",
     "Listing",
+    "Member",
     "OPEN_FLAGS",
     "Orphan",
     "Refused",

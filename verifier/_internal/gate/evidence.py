@@ -12,7 +12,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Optional
 
 from verifier._internal.bundle.model import Bundle
 from verifier._internal.bundle.parse import load_bundle
@@ -85,7 +86,7 @@ def load_evidence(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[tuple[st
     )
 
 
-def evidence_base(name: str, files: "set[str] | frozenset[str]") -> Optional[str]:
+def evidence_base(name: str, files: set[str] | frozenset[str]) -> Optional[str]:
     """The artifact `F` in `files` that evidence file `name` belongs to by name, else None."""
     for suffix in EVIDENCE_SUFFIXES:
         if name.endswith(suffix):

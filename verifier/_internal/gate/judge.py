@@ -16,14 +16,17 @@ reason code `verify` would give and the values that disagreed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
-from typing import Any, NamedTuple, Optional, Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, Optional
 
-from verifier._internal.artifact import ArtifactInput, hash_file
+from verifier._internal.artifact import ArtifactInput, hash_fd
 from verifier._internal.bundle.model import Bundle, CertificateMaterial
-from verifier._internal.gate.discover import OPEN_FLAGS, Item, read_regular, sha256_hex
+from verifier._internal.gate.discover import OPEN_FLAGS, Item, read_regular
 from verifier._internal.gate.evidence import load_evidence
 from verifier._internal.gate.policy import Rule
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
@@ -32,7 +35,7 @@ from verifier._internal.result import VerificationResult
 from verifier._internal.trustroot.load import load_trusted_root
 from verifier._internal.trustroot.model import TrustedRoot
 from verifier._internal.verify import verify_bundle
-from verifier.errors import AirsealError, Reason, VerificationError
+from verifier.errors import AirsealError, InputError, Reason, VerificationError
 
 
 class WorkerPlan(NamedTuple):
@@ -52,6 +55,36 @@ class _CompiledRule(NamedTuple):
 
 _EMPTY_ROOT = TrustedRoot("", (), (), (), ())
 _STATE: dict[str, Any] = {}
+_LOCAL = threading.local()
+
+
+def _state() -> dict[str, Any]:
+    """This thread's compiled plan (`using_state`, for Dask workers that may hold several
+    gates' plans at once), else the process's (`init_worker`)."""
+    override: Optional[dict[str, Any]] = getattr(_LOCAL, "state", None)
+    return override if override is not None else _STATE
+
+
+def compile_plan(plan: WorkerPlan) -> dict[str, Any]:
+    """Keys and trusted roots parsed (CA chains checked once, as in `verify`)."""
+    global_roots = tuple(load_trusted_root(data, plan.limits) for _, data in plan.trusted_roots)
+    compiled = []
+    for rule in plan.rules:
+        keys = tuple(load_pem_public_key(pem, source) for source, pem in rule.keys)
+        roots = tuple(load_trusted_root(data, plan.limits) for _, data in rule.trusted_roots) or global_roots
+        compiled.append(_CompiledRule(rule, keys, roots))
+    return {"rules": compiled, "limits": plan.limits}
+
+
+@contextlib.contextmanager
+def using_state(state: dict[str, Any]) -> Iterator[None]:
+    """Judge with `state` (from `compile_plan`) in this thread."""
+    saved = getattr(_LOCAL, "state", None)
+    _LOCAL.state = state
+    try:
+        yield
+    finally:
+        _LOCAL.state = saved
 
 
 def init_worker(plan: WorkerPlan, in_pool: bool = True) -> None:
@@ -60,14 +93,8 @@ def init_worker(plan: WorkerPlan, in_pool: bool = True) -> None:
     if in_pool:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the parent's handler
-    global_roots = tuple(load_trusted_root(data, plan.limits) for _, data in plan.trusted_roots)
-    compiled = []
-    for rule in plan.rules:
-        keys = tuple(load_pem_public_key(pem, source) for source, pem in rule.keys)
-        roots = tuple(load_trusted_root(data, plan.limits) for _, data in rule.trusted_roots) or global_roots
-        compiled.append(_CompiledRule(rule, keys, roots))
-    _STATE["rules"] = compiled
-    _STATE["limits"] = plan.limits
+    _STATE.clear()
+    _STATE.update(compile_plan(plan))
 
 
 def _fd_path(fd: int, path: str) -> str:
@@ -119,11 +146,11 @@ def verify_attestation(abspath: str, bundle_index: int, rule_position: int, prob
     The statement's own subject digest stands in for the artifact, so this proves everything
     but "this file is that subject", which `judge_batch` checks per file by digest.
     """
-    compiled = _STATE["rules"][rule_position]
-    limits: Limits = _STATE["limits"]
+    compiled = _state()["rules"][rule_position]
+    limits: Limits = _state()["limits"]
     try:
         bundles = load_evidence(read_regular(abspath, limits.max_bundle_bytes), limits)
-        fmt, bundle = bundles[bundle_index]
+        _fmt, bundle = bundles[bundle_index]
         result = verify_with_rule(bundle, compiled, ArtifactInput(given_digest=("sha256", bytes.fromhex(probe_sha256))))
     except (AirsealError, IndexError) as err:
         if isinstance(err, IndexError):
@@ -146,7 +173,7 @@ def judge_batch(items: Sequence[tuple[Item, tuple[Optional[dict[str, Any]], ...]
 
 
 def _row(item: Item) -> dict[str, Any]:
-    compiled = _STATE["rules"][item.rule] if item.rule is not None else None
+    compiled = _state()["rules"][item.rule] if item.rule is not None else None
     return {
         "path": item.relpath,
         "root": item.root,
@@ -189,7 +216,7 @@ def judge_item(item: Item, verdicts: tuple[Optional[dict[str, Any]], ...] = ()) 
             return _fail(row, Reason.GATE_UNSAFE_FILE, "is no longer a regular file: refused, not read")
         row["size"] = before.st_size
         row["_stat"] = [before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns]
-        _judge_open(item, _fd_path(fd, item.abspath), row, verdicts)
+        _judge_open(item, fd, _fd_path(fd, item.abspath), row, verdicts)
         after = os.fstat(fd)
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             _fail(
@@ -204,19 +231,26 @@ def judge_item(item: Item, verdicts: tuple[Optional[dict[str, Any]], ...] = ()) 
     return row
 
 
-def _sha256(path: str) -> str:
-    return hash_file(path, ("sha256",), _STATE["limits"])["sha256"].hex()
+def _sha256(fd: int) -> str:
+    """The gate's own SHA-256 of the artifact, through the descriptor it opened and checked.
+
+    Raises: InputError(artifact.unreadable) on a read error.
+    """
+    try:
+        return hash_fd(fd, ("sha256",), _state()["limits"])["sha256"].hex()
+    except OSError as exc:
+        raise InputError(Reason.ARTIFACT_UNREADABLE, f"cannot read: {exc.strerror or exc}") from exc
 
 
-def _judge_open(item: Item, path: str, row: dict[str, Any], verdicts: tuple[Optional[dict[str, Any]], ...]) -> None:
-    limits: Limits = _STATE["limits"]
+def _judge_open(item: Item, fd: int, path: str, row: dict[str, Any], verdicts: tuple[Optional[dict[str, Any]], ...]) -> None:
+    limits: Limits = _state()["limits"]
     if item.rule is None:
-        row["sha256"] = _sha256(path)
+        row["sha256"] = _sha256(fd)
         _fail(row, Reason.GATE_NO_RULE, "no rule of the policy matches this path")
         return
-    compiled: _CompiledRule = _STATE["rules"][item.rule]
+    compiled: _CompiledRule = _state()["rules"][item.rule]
     if compiled.rule.deny:
-        row["sha256"] = _sha256(path)
+        row["sha256"] = _sha256(fd)
         _fail(row, Reason.GATE_DENIED, f"denied by {compiled.rule.label()}")
         return
     failures: list[tuple[str, Optional[str], AirsealError]] = []
@@ -237,12 +271,12 @@ def _judge_open(item: Item, path: str, row: dict[str, Any], verdicts: tuple[Opti
                 failures.append((ev_rel, fmt, err))
                 continue
             digest = result.artifact_digest
-            row["sha256"] = digest.split(":", 1)[1] if digest.startswith("sha256:") else _sha256(path)
+            row["sha256"] = digest.split(":", 1)[1] if digest.startswith("sha256:") else _sha256(fd)
             row.update(verdict="pass", reason_code=None, message=f"verified: signed by {result.signer.describe()}",
                        evidence=ev_rel, format=fmt, signer=result.signer.to_json(), check=None, context={})
             return
     if item.attestations:
-        row["sha256"] = row["sha256"] or _sha256(path)
+        row["sha256"] = row["sha256"] or _sha256(fd)
         for ref, verdict in zip(item.attestations, verdicts):
             ev_rel = ref.key[1]
             if verdict is None:
@@ -264,11 +298,11 @@ def _judge_open(item: Item, path: str, row: dict[str, Any], verdicts: tuple[Opti
                 check="dsse.subject",
             )))
     if not failures:
-        row["sha256"] = row["sha256"] or _sha256(path)
+        row["sha256"] = row["sha256"] or _sha256(fd)
         _fail(row, Reason.GATE_UNSIGNED, "no bundle or attestation for this file")
         return
     first_ev, first_fmt, first = failures[0]
-    row["sha256"] = row["sha256"] or _sha256(path)
+    row["sha256"] = row["sha256"] or _sha256(fd)
     _fail(row, first.reason, first.detail, check=first.check, context=_jsonable(first.context), evidence=first_ev, format=first_fmt)
     if len(failures) > 1:
         row["context"]["other_evidence_failures"] = [f"{e}: {x.reason.value}" for e, _, x in failures[1:8]]
@@ -292,4 +326,4 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["WorkerPlan", "init_worker", "judge_batch", "judge_item", "verify_attestation", "verify_with_rule"]
+__all__ = ["WorkerPlan", "compile_plan", "init_worker", "using_state", "judge_batch", "judge_item", "verify_attestation", "verify_with_rule"]

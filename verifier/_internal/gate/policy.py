@@ -29,8 +29,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple, Optional
 
 from verifier._internal.identity import Identity
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
@@ -95,7 +96,7 @@ class GatePolicy(NamedTuple):
 # --- globs -----------------------------------------------------------------------------------
 
 
-def compile_glob(pattern: str) -> "re.Pattern[str]":
+def compile_glob(pattern: str) -> re.Pattern[str]:
     """`*` and `?` stay within one path segment, `**` spans segments (`a/**/b` matches `a/b`),
     `[...]` is a character class (`[!...]` negated). Matches the whole relative path."""
     out: list[str] = []

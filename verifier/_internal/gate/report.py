@@ -19,8 +19,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from verifier._internal.atomic import fsync_dir
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
@@ -115,7 +116,7 @@ def _esc(text: Any) -> str:
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, "r", encoding="utf-8") as fh:
+    with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
                 yield json.loads(line)
@@ -142,10 +143,12 @@ def _changed(row: dict[str, Any]) -> Optional[dict[str, Any]]:
     except OSError as exc:
         return {"now": f"gone ({exc.strerror})"}
     now = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
-    if now == seen:
-        return None
     names = ("device", "inode", "size", "mtime_ns")
-    return {f"{n}_{when}": v for n, a, b in zip(names, seen, now) if a != b for when, v in (("hashed", a), ("now", b))}
+    # A None was not comparable (a Dask worker's st_dev belongs to another machine's mount).
+    differ = [(n, a, b) for n, a, b in zip(names, seen, now) if a is not None and a != b]
+    if not differ:
+        return None
+    return {f"{n}_{when}": v for n, a, b in differ for when, v in (("hashed", a), ("now", b))}
 
 
 def finalize(
@@ -377,11 +380,9 @@ def _write_html(staging: Path, summary: dict[str, Any], limits: Limits) -> None:
             w("</table>\n")
         if summary["notices"]:
             w('<h2 id="notices">Notices</h2>\n<table><tr><th>path</th><th>reason</th><th>message</th></tr>\n')
-            shown = 0
-            for row in _rows(staging / "notices.jsonl"):
+            for shown, row in enumerate(_rows(staging / "notices.jsonl")):
                 if shown >= cap:
                     break
-                shown += 1
                 w(f'<tr class="notice"><td>{_esc(row["path"])}</td><td class="code">{_esc(row["reason_code"])}</td>'
                   f'<td>{_esc(row["message"])}</td></tr>\n')
             w("</table>\n")

@@ -19,16 +19,18 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple, Optional, TextIO
+from typing import Any, NamedTuple, Optional, TextIO
 
 from verifier._internal.gate import report
 from verifier._internal.gate.discover import Item, Orphan, Refused, Skip, index_attestations, iter_work
 from verifier._internal.gate.judge import WorkerPlan, init_worker, judge_batch, verify_attestation
 from verifier._internal.gate.policy import GatePolicy, RuleMatcher
+from verifier._internal.gate.shard import Shard
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier.errors import Reason
 
@@ -45,6 +47,12 @@ class GateOptions(NamedTuple):
     progress: bool = False
     version: str = ""
     limits: Limits = DEFAULT_LIMITS
+    shard: Optional[Shard] = None
+    """Judge only the artifacts whose relative path hashes to this shard (`--shard K/N`)."""
+    dask: Optional[str] = None
+    """A dask.distributed scheduler address, or `local[:N]` (`--dask`); None: this machine."""
+    partition: int = 0
+    """Artifacts per Dask task; 0: chosen from the tree size and the cluster's threads."""
 
 
 class GateOutcome(NamedTuple):
@@ -64,7 +72,7 @@ class _Stop:
         self.raise_now = False
         self._saved: dict[int, Any] = {}
 
-    def __enter__(self) -> "_Stop":
+    def __enter__(self) -> _Stop:
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._saved[signum] = signal.signal(signum, self._handler)
         return self
@@ -110,8 +118,8 @@ class _Sink:
     """Rows and notices, appended to the staging directory as they arrive; counters only."""
 
     def __init__(self, staging: Path) -> None:
-        self.rows: TextIO = open(staging / report.PARTIAL, "w", encoding="utf-8")
-        self.notices: TextIO = open(staging / report.PARTIAL_NOTICES, "w", encoding="utf-8")
+        self.rows: TextIO = open(staging / report.PARTIAL, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.notices: TextIO = open(staging / report.PARTIAL_NOTICES, "w", encoding="utf-8")  # noqa: SIM115
         self.done = 0
         self.failed = 0
 
@@ -174,9 +182,10 @@ def run_gate(
                 # Only this run's own report and staging directories: anything else in PATH,
                 # even a look-alike leftover of a crashed run, is judged like any file.
                 skip = Skip(paths=frozenset({target, os.path.normpath(str(staging))}))
-                index = index_attestations(options.roots, limits, skip)
+                member = options.shard.holds if options.shard is not None else None
+                index = index_attestations(options.roots, limits, skip, member)
                 progress = _Progress(options.progress, index.artifacts)
-                restarts, interrupted = _judge_all(options, index, sink, stop, progress, skip)
+                restarts, interrupted, jobs = _judge_all(options, index, sink, stop, progress, skip)
             finally:
                 sink.close()
             progress.tick(sink.done, sink.failed, final=True)
@@ -185,12 +194,12 @@ def run_gate(
                 "started_at": started,
                 "finished_at": _now(),
                 "airseal_version": options.version,
-                "shard": None,
+                "shard": None if options.shard is None else str(options.shard),
                 "policy": options.policy.source,
                 "policy_sha256": options.policy.sha256,
                 "trusted_root_sha256": _root_digests(options),
                 "roots": list(options.roots),
-                "jobs": options.jobs,
+                "jobs": jobs,
                 "mode": "enforce" if options.enforce else "warn",
                 "worker_restarts": restarts,
                 "interrupted": interrupted,
@@ -223,17 +232,21 @@ def _root_digests(options: GateOptions) -> list[str]:
     return seen
 
 
-def _batches(
-    options: GateOptions, index: Any, sink: _Sink, verdicts: dict[Any, dict[str, Any]], skip: Skip
+def batches(
+    options: GateOptions, index: Any, sink: _Sink, verdicts: dict[Any, dict[str, Any]], skip: Skip,
+    size: Optional[int] = None,
 ) -> Iterator[list[Any]]:
-    """Work from the walk, batched; refused entries and notices go straight to the sink."""
+    """Work from the walk (this shard's), batched; refused entries and notices go straight to
+    the sink."""
     rules = options.policy.rules
     matcher = RuleMatcher(rules)
     positions = {id(rule): i for i, rule in enumerate(rules)}
-    # Small trees still spread over every worker: about 8 batches per worker, capped.
-    size = max(1, min(options.limits.gate_batch_artifacts, index.artifacts // (max(options.jobs, 1) * 8)))
+    if size is None:
+        # Small trees still spread over every worker: about 8 batches per worker, capped.
+        size = max(1, min(options.limits.gate_batch_artifacts, index.artifacts // (max(options.jobs, 1) * 8)))
+    member = options.shard.holds if options.shard is not None else None
     batch: list[Any] = []
-    for work in iter_work(options.roots, index, matcher, positions, skip):
+    for work in iter_work(options.roots, index, matcher, positions, skip, member):
         if isinstance(work, Refused):
             sink.row(refused_row(work))
         elif isinstance(work, Orphan):
@@ -248,7 +261,7 @@ def _batches(
         yield batch
 
 
-def _attestation_tasks(options: GateOptions, index: Any) -> list[tuple[Any, int, tuple[str, int, int, str]]]:
+def attestation_tasks(options: GateOptions, index: Any) -> list[tuple[Any, int, tuple[str, int, int, str]]]:
     rules = options.policy.rules
     needed = index.rules_needed(RuleMatcher(rules), rules)
     refs = {ref.key: ref for refs in index.by_subject.values() for ref in refs}
@@ -262,15 +275,19 @@ def _attestation_tasks(options: GateOptions, index: Any) -> list[tuple[Any, int,
 
 def _judge_all(
     options: GateOptions, index: Any, sink: _Sink, stop: _Stop, progress: _Progress, skip: Skip
-) -> tuple[int, Optional[str]]:
-    """Returns (pool restarts, None or the reason the run stopped early)."""
+) -> tuple[int, Optional[str], int]:
+    """Returns (pool restarts, None or the reason the run stopped early, workers used)."""
     plan = WorkerPlan(options.policy.rules, options.trusted_roots, options.limits)
+    if options.dask is not None:
+        from verifier._internal.gate.dask_engine import judge_dask  # only with --dask: dask is an extra
+
+        return judge_dask(options, plan, index, sink, stop, progress, skip)
     if options.jobs <= 1:
-        return 0, _judge_serial(options, plan, index, sink, stop, progress, skip)
-    return _judge_pool(options, plan, index, sink, stop, progress, skip)
+        return 0, _judge_serial(options, plan, index, sink, stop, progress, skip), 1
+    return (*_judge_pool(options, plan, index, sink, stop, progress, skip), options.jobs)
 
 
-def _signal_name(signum: Optional[int]) -> str:
+def signal_name(signum: Optional[int]) -> str:
     return signal.Signals(signum).name if signum else "interrupted"
 
 
@@ -282,26 +299,26 @@ def _judge_serial(
     init_worker(plan, in_pool=False)
     verdicts: dict[Any, dict[str, Any]] = {}
     try:
-        for key, position, args in _attestation_tasks(options, index):
+        for key, position, args in attestation_tasks(options, index):
             if stop.signum:
-                return _signal_name(stop.signum)
+                return signal_name(stop.signum)
             stop.raise_now = True
             verdicts[(key, position)] = verify_attestation(*args)
             stop.raise_now = False
-        for batch in _batches(options, index, sink, verdicts, skip):
+        for batch in batches(options, index, sink, verdicts, skip):
             for item, att in batch:
                 if stop.signum:
-                    return _signal_name(stop.signum)
+                    return signal_name(stop.signum)
                 stop.raise_now = True
                 row = judge_item(item, att)
                 stop.raise_now = False
                 sink.row(row)
                 progress.tick(sink.done, sink.failed)
     except KeyboardInterrupt:
-        return _signal_name(stop.signum or signal.SIGINT)
+        return signal_name(stop.signum or signal.SIGINT)
     finally:
         stop.raise_now = False
-    return _signal_name(stop.signum) if stop.signum else None
+    return signal_name(stop.signum) if stop.signum else None
 
 
 def _new_pool(options: GateOptions, plan: WorkerPlan) -> ProcessPoolExecutor:
@@ -341,7 +358,7 @@ def _judge_pool(
     try:
         # 1. Attestation envelopes, once each per rule, before the files that need them.
         verdicts: dict[Any, dict[str, Any]] = {}
-        todo = _attestation_tasks(options, index)
+        todo = attestation_tasks(options, index)
         while todo:
             futures = {pool.submit(verify_attestation, *args): (key, position) for key, position, args in todo}
             todo = []
@@ -355,7 +372,7 @@ def _judge_pool(
                     except BrokenProcessPool:
                         broken = True
             if stop.signum:
-                return restarts, _signal_name(stop.signum)
+                return restarts, signal_name(stop.signum)
             if broken:
                 lost = [k for k in futures.values() if k not in verdicts]
                 for k in lost:
@@ -368,13 +385,13 @@ def _judge_pool(
                 pool = _new_pool(options, plan)
 
         # 2. Artifacts, a bounded number of batches in flight.
-        batches = _batches(options, index, sink, verdicts, skip)
+        work = batches(options, index, sink, verdicts, skip)
         inflight: dict[Future[list[dict[str, Any]]], list[Any]] = {}
         max_inflight = max(2, options.jobs * limits.gate_inflight_batches_per_job)
         exhausted = False
         while True:
             while not exhausted and not stop.signum and len(inflight) < max_inflight:
-                batch = next(batches, None)
+                batch = next(work, None)
                 if batch is None:
                     exhausted = True
                     break
@@ -403,13 +420,13 @@ def _judge_pool(
                             sink.row(row)
                     except BrokenProcessPool:
                         pass
-                return restarts, _signal_name(stop.signum)
+                return restarts, signal_name(stop.signum)
             if broken:
                 # Every batch still held by the broken pool is lost with it.
                 for batch_future, batch in list(inflight.items()):
                     try:
                         batch_rows = batch_future.result(timeout=5)
-                    except Exception:  # noqa: BLE001 - BrokenProcessPool or cancelled
+                    except Exception:
                         batch_rows = [lost_row(item, "the process pool broke") for item, _ in batch]
                     for row in batch_rows:
                         sink.row(row)
@@ -424,4 +441,4 @@ def _judge_pool(
         _kill_pool(pool)
 
 
-__all__ = ["GateOptions", "GateOutcome", "run_gate"]
+__all__ = ["GateOptions", "GateOutcome", "attestation_tasks", "batches", "lost_row", "run_gate", "signal_name"]

@@ -8,7 +8,8 @@ who verified, when, against which policy and which evidence, with result PASSED.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from verifier._internal import intoto
 
