@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Union
 
 from cryptography import x509
 
 from verifier._internal.algorithms import HASH_FROM_ENUM
-from verifier._internal.encoding import Obj, decode_b64, load_json_object
+from verifier._internal.encoding import Obj, decode_b64, load_json, load_json_object
 from verifier._internal.bundle.model import (
     MEDIA_TYPES,
     Bundle,
@@ -234,10 +233,7 @@ def _parse_content(
     payload = env.bytes("payload")
     payload_type = env.str("payloadType")
     if payload_type == "application/vnd.in-toto+json":
-        try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(Reason.BUNDLE_DSSE_PAYLOAD, "dsseEnvelope payload is not an in-toto JSON statement") from exc
+        load_json(payload, what="dsseEnvelope payload (an in-toto JSON statement)", reason=Reason.BUNDLE_DSSE_PAYLOAD)
     sigs = env.objs("signatures", ("sig", "keyid"))
     if len(sigs) != 1:
         raise InputError(

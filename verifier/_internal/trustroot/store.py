@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from verifier._internal.atomic import atomic_file, fsync_dir
+from verifier._internal.encoding import load_json
 from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.timefmt import iso, parse_rfc3339
 from verifier._internal.trustroot.embedded import (
@@ -358,9 +359,9 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     if len(data) > cap:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is too large")
     try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is not JSON: {exc}") from exc
+        obj = load_json(data, what=f"{what} {path}", reason=Reason.TRUST_STORE_ERROR, error=TrustRootError)
+    except InputError as exc:  # too many values
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, exc.detail) from exc
     if not isinstance(obj, dict):
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is not a JSON object")
     return obj
