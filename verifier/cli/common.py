@@ -237,6 +237,19 @@ def _is_click_control_flow(exc: BaseException) -> bool:
     return click is not None and isinstance(exc, (click.exceptions.Exit, click.ClickException))
 
 
+def given_once(ctx: Any, param: Any, value: tuple[Any, ...]) -> Any:
+    """click callback for an option declared `multiple=True` that may be given only once.
+
+    click keeps the last of repeated single-value options silently; `--key A --key B` must not
+    sign or verify with B alone, so such options collect every value and refuse a second one.
+    """
+    if len(value) > 1:
+        import click
+
+        raise click.UsageError(f"{param.opts[0]} was given {len(value)} times; give it once", ctx=ctx)
+    return value[0] if value else None
+
+
 def parse_key_uri(uri: str) -> Any:
     """A `pkcs11:` URI parsed (hsm.uri is pure: no pkcs11 import)."""
     from hsm.uri import parse_uri

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Optional, Sequence
 
 from verifier.cli.common import UsageProblem, causes, echo, echo_causes, emit_json, jsonable, run_guarded, warn
-from verifier.errors import InputError, Reason, VerificationError
+from verifier.errors import Reason, VerificationError
 from verifier._internal.limits import DEFAULT_LIMITS
 
 EPILOG = """Examples:
@@ -42,6 +42,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--trusted-root",), "trusted_root", "path", "Use this trusted_root.json as the only trust."),
     Option(("--trust",), "trust_name", "text", "Named trust from the store (default public-good)."),
     Option(("--staging",), "staging", "flag", "Same as --trust staging.", False),
+    Option(("--max-trust-age",), "max_trust_age", "count", "Refuse a named trust last refreshed more than DAYS days ago (trustroot.stale) [default: the trust's max_age_days, else only a warning]."),
     Option(("--min-tlog-entries",), "min_tlog_entries", "count", "Verified entries from distinct trusted logs.", 1),
     Option(("--min-timestamps",), "min_timestamps", "count", "Verified time sources (RFC 3161 or SET) [default: 1; never below 1 for certificates; 0 for keys with --min-tlog-entries 0]."),
     Option(("--min-scts",), "min_scts", "count", "SCTs from distinct CT logs [default: 1 for certificates, 0 for keys]."),
@@ -53,10 +54,56 @@ ARTIFACT_METAVAR = "ARTIFACT | sha256:HEX"
 
 
 def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
+    import argparse
+
+    if not text.isdigit() or not text.isascii() or len(text) > 18:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text[:40]!r}")
+    return int(text)
+
+
+_ONCE = ("key_ref",)
+"""Options refused when repeated (argparse and click would keep the last one silently)."""
+
+
+def _once_action() -> Any:
+    import argparse
+
+    class Once(argparse.Action):
+        def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+            if getattr(namespace, self.dest, None) is not None:
+                parser.error(f"argument {self.option_strings[0]}: was given more than once; give it once")
+            setattr(namespace, self.dest, values)
+
+    return Once
+
+
+def _click_style_error(prog: str) -> Any:
+    """argparse's usage errors, printed as click prints its own (one style for every command)."""
+
+    def error(msg: str) -> Any:
+        import re
+
+        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)", msg, re.S)
+        if m and m.group(2).startswith("was given more than once"):
+            msg = f"{m.group(1)} {m.group(2)}"
+        elif m and m.group(2).startswith(("invalid choice", "must be")):
+            msg = f"Invalid value for '{m.group(1)}': {m.group(2)}"
+        elif m and m.group(2).startswith("expected one argument"):
+            msg = f"Option '{m.group(1)}' requires an argument."
+        elif msg.startswith("unrecognized arguments: "):
+            extra = msg.split(": ", 1)[1].split(" ")[0]
+            msg = f"No such option: {extra}" if extra.startswith("-") else f"Got unexpected extra argument ({extra})"
+        elif msg.startswith("the following arguments are required"):
+            msg = f"Missing argument '{ARTIFACT_METAVAR}'."
+        _usage_exit(prog, msg)
+
+    return error
+
+
+def _usage_exit(prog: str, message: str) -> None:
+    echo(f"Usage: {prog} [OPTIONS] {ARTIFACT_METAVAR}", err=True)
+    echo(f"Try '{prog} -h' for help.\n\nError: {message}", err=True)
+    raise SystemExit(2)
 
 
 def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
@@ -70,6 +117,7 @@ def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
         add_help=False,
         formatter_class=lambda prog: argparse.HelpFormatter(prog, width=100),
     )
+    parser.error = _click_style_error(prog)  # type: ignore[method-assign]
     for opt in OPTIONS:
         if opt.kind == "flag":
             parser.add_argument(*opt.flags, dest=opt.dest, action="store_true")
@@ -77,6 +125,8 @@ def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
             parser.add_argument(*opt.flags, dest=opt.dest, type=_count, default=opt.default)
         elif opt.kind == "choice":
             parser.add_argument(*opt.flags, dest=opt.dest, choices=opt.choices, default=opt.default)
+        elif opt.dest in _ONCE:
+            parser.add_argument(*opt.flags, dest=opt.dest, default=None, action=_once_action())
         else:
             parser.add_argument(*opt.flags, dest=opt.dest, default=None)
     parser.add_argument("artifact")
@@ -89,9 +139,7 @@ def main_fast(command: str, argv: Sequence[str]) -> None:
     try:
         run(**opts)
     except UsageProblem as problem:
-        echo(f"Usage: airseal {command} [OPTIONS] {ARTIFACT_METAVAR}", err=True)
-        echo(f"Try 'airseal {command} -h' for help.\n\nError: {problem}", err=True)
-        raise SystemExit(2) from None
+        _usage_exit(f"airseal {command}", str(problem))
 
 
 def run(**opts: Any) -> None:
@@ -136,6 +184,12 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
         raise UsageProblem("give --key or a certificate identity, not both")
     if identity is None and not opts["key_ref"]:
         raise UsageProblem("say who must have signed: --key, --certificate-identity or --certificate-identity-regexp")
+    notes: list[str] = []
+    if identity is not None and not (opts["certificate_oidc_issuer"] or opts["certificate_oidc_issuer_regexp"]):
+        notes.append(
+            "no --certificate-oidc-issuer[-regexp] given: any OIDC issuer is accepted for this identity"
+            " (cosign requires one); name the issuer you expect"
+        )
 
     artifact = parse_artifact_argument(opts["artifact"])
     bundle_path = opts["bundle_path"]
@@ -157,8 +211,14 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
         trusted_root, trust_warnings = _load_trust(opts)
     else:
         # A bare key signature with no log entry or timestamp: no trust root takes part, so
-        # don't warn about one (thresholds still apply and will say what is missing).
+        # don't warn about one (thresholds still apply and will say what is missing). A named
+        # trust must still exist: a typo in --trust is an error whatever the bundle holds.
         from verifier._internal.trustroot.model import TrustedRoot
+
+        if opts["trust_name"]:
+            from verifier._internal.trustroot.store import require_trust
+
+            require_trust(opts["trust_name"])
 
         trusted_root, trust_warnings = TrustedRoot("", (), (), (), ()), []
     policy = VerificationPolicy(
@@ -168,18 +228,17 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
         min_timestamps=opts["min_timestamps"],
         min_scts=opts["min_scts"],
     )
+    trust_warnings = notes + list(trust_warnings)
     for message in trust_warnings:
         warn(message)
     return run_verification(bundle, trusted_root, artifact, policy), trust_warnings
 
 
 def _read(path: str, what: str, reason: Reason, max_bytes: int) -> bytes:
-    """At most one byte more than the parser accepts, so an oversized file is refused unread."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(reason, f"cannot read {what} {path!r}: {exc.strerror}") from exc
+    """A regular file of at most `max_bytes` (a FIFO or an oversized file is refused unread)."""
+    from verifier._internal.inputfile import read_input_file
+
+    return read_input_file(path, what=what, reason=reason, max_bytes=max_bytes)
 
 
 def _check_regexp(pattern: Optional[str]) -> Optional[str]:
@@ -214,12 +273,14 @@ def _load_trust(opts: dict[str, Any]) -> tuple[Any, list[str]]:
     if opts["trusted_root"]:
         if opts["trust_name"] or opts["staging"]:
             raise UsageProblem("give --trusted-root or --trust, not both")
+        if opts.get("max_trust_age") is not None:
+            raise UsageProblem("--max-trust-age judges a named trust's last refresh: use it with --trust, not --trusted-root")
         return load_trusted_root(_read(opts["trusted_root"], "trusted root", Reason.TRUSTROOT_MALFORMED, DEFAULT_LIMITS.max_trusted_root_bytes)
         ), []
     name = opts["trust_name"] or ("staging" if opts["staging"] else "public-good")
     from verifier._internal.trustroot.store import resolve_trusted_root
 
-    resolved = resolve_trusted_root(name)
+    resolved = resolve_trusted_root(name, max_age_days=opts.get("max_trust_age"))
     return load_trusted_root(resolved.data), list(resolved.warnings)
 
 

@@ -7,7 +7,7 @@ from typing import Union
 from cryptography import x509
 
 from verifier._internal.algorithms import HASH_FROM_ENUM
-from verifier._internal.encoding import Obj, decode_b64, load_json, load_json_object
+from verifier._internal.encoding import Obj, decode_b64, load_json, load_json_object, shorten, size_text
 from verifier._internal.bundle.model import (
     MEDIA_TYPES,
     Bundle,
@@ -31,7 +31,7 @@ def load_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
         InputError: any shape, encoding, media-type or per-version rule is broken.
     """
     if len(data) > limits.max_bundle_bytes:
-        raise InputError(Reason.INPUT_TOO_LARGE, f"bundle is {len(data)} bytes (at most {limits.max_bundle_bytes})")
+        raise InputError(Reason.INPUT_TOO_LARGE, f"bundle is larger than {size_text(limits.max_bundle_bytes)}")
     root = Obj(
         load_json_object(data, what="bundle"),
         "bundle",
@@ -41,7 +41,7 @@ def load_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
     if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
         raise InputError(
             Reason.BUNDLE_UNSUPPORTED_MEDIA_TYPE,
-            f"unsupported bundle media type {media_type!r}",
+            "bundle has no mediaType" if media_type is None else f"unsupported bundle media type {shorten(media_type, 100)!r}",
             context={"supported": sorted(MEDIA_TYPES)},
         )
     version = MEDIA_TYPES[media_type]
