@@ -135,6 +135,7 @@ def _load_certificate(der: bytes, what: str) -> x509.Certificate:
         cert.extensions  # noqa: B018
         cert.public_key()
         cert.not_valid_before_utc  # noqa: B018
+        cert.issuer, cert.subject  # noqa: B018 - names are parsed lazily too (fuzz: bad issuer tag)
     except ValueError as exc:
         raise InputError(Reason.CERT_MALFORMED, f"{what} is not a valid DER X.509 certificate ({exc})") from exc
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm and friends too
