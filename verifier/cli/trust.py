@@ -137,7 +137,7 @@ def show_cmd(name: str, as_json: bool) -> None:
         for key in ("root_version", "timestamp_version", "snapshot_version", "targets_version"):
             if info[key] is not None:
                 click.echo(f"{key + ':':<21}{info[key]}")
-        click.echo(f"trusted_root_sha256: {info['trusted_root_sha256']}")
+        click.echo(f"trusted_root_sha256: {info['trusted_root_sha256'] or '(none: never refreshed)'}")
         if info["source"] == "store":
             click.echo(f"refreshed_at:        {info['refreshed_at']} ({info['refreshed_days_ago']} days ago)")
             click.echo(f"expires:             {info['expires']}")
