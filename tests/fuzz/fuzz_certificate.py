@@ -1,5 +1,6 @@
 """Fuzz the certificate profile (pki/profile.py), the leaf checks (pki/chain.py) and the Fulcio
-summary (pki/fulcio.py) on arbitrary DER that cryptography accepts as a certificate."""
+summary (pki/fulcio.py) on arbitrary DER that cryptography accepts as a certificate, and the
+bundle parser's certificate loader (which touches every lazily parsed part)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ except ImportError:  # run as a script: python tests/fuzz/fuzz_x.py
 with instrumented("verifier"):
     from cryptography import x509
 
+    from verifier._internal.bundle.parse import _load_certificate
     from verifier._internal.pki import chain, fulcio, profile
     from verifier.errors import AirsealError
 
@@ -21,6 +23,15 @@ def test_one_input(data: bytes) -> None:
     except ValueError:
         return  # not a certificate: the bundle parser refuses it as cert.malformed
     profile.subject(cert)
+    profile.issuer(cert)
+    try:
+        chain.check_leaf_profile(cert)  # before the bundle parser's checks: any DER cryptography accepts
+    except AirsealError:
+        pass
+    try:
+        cert = _load_certificate(data, "certificate")  # what every bundle certificate goes through
+    except AirsealError:
+        return
     try:
         profile.ca_problem(cert, 0, key_usage_required=True)
         profile.ca_problem(cert, 1, key_usage_required=False)

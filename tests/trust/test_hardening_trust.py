@@ -21,20 +21,26 @@ from verifier._internal.refresh import updater as refresh
 from verifier._internal.trustroot import store
 from verifier.errors import Reason, TrustRootError
 
-LATER = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=40)
+
+
+def _later() -> dt.datetime:
+    """40 days and an hour after the sim trust's refresh (the store's time seam: `now=`)."""
+    state = store.current_state("sim")
+    assert state is not None
+    return state.refreshed_at + dt.timedelta(days=40, hours=1)
 
 
 def test_stale_trust_only_warns_by_default(sim_trust: TufRepo) -> None:
-    resolved = store.resolve_trusted_root("sim", now=LATER)
+    resolved = store.resolve_trusted_root("sim", now=_later())
     assert resolved.warnings and "last refreshed 40 days ago" in resolved.warnings[0]
 
 
 def test_max_trust_age_refuses_stale_trust(sim_trust: TufRepo) -> None:
     with pytest.raises(TrustRootError) as info:
-        store.resolve_trusted_root("sim", now=LATER, max_age_days=30)
+        store.resolve_trusted_root("sim", now=_later(), max_age_days=30)
     assert info.value.reason is Reason.TRUSTROOT_STALE and info.value.exit_code == 4
     assert "40 days ago" in info.value.detail and "at most 30 days" in info.value.detail
-    assert store.resolve_trusted_root("sim", now=LATER, max_age_days=45).source == "store"
+    assert store.resolve_trusted_root("sim", now=_later(), max_age_days=45).source == "store"
 
 
 def test_trust_config_max_age_is_stored_and_applied(sim_trust: TufRepo) -> None:
@@ -43,13 +49,13 @@ def test_trust_config_max_age_is_stored_and_applied(sim_trust: TufRepo) -> None:
     assert json.loads(result.stdout)["max_age_days"] == 30
     assert store.load_config("sim").max_age_days == 30
     with pytest.raises(TrustRootError) as info:
-        store.resolve_trusted_root("sim", now=LATER)
+        store.resolve_trusted_root("sim", now=_later())
     assert info.value.reason is Reason.TRUSTROOT_STALE
     # verify --max-trust-age overrides the stored setting, both ways
-    assert store.resolve_trusted_root("sim", now=LATER, max_age_days=60).source == "store"
+    assert store.resolve_trusted_root("sim", now=_later(), max_age_days=60).source == "store"
     assert run_cli("trust", "config", "sim", "--no-max-age").exit_code == 0
     assert store.load_config("sim").max_age_days is None
-    assert store.resolve_trusted_root("sim", now=LATER).warnings
+    assert store.resolve_trusted_root("sim", now=_later()).warnings
 
 
 def test_max_age_applies_to_the_shipped_snapshot(home: Path) -> None:

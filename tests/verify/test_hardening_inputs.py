@@ -163,7 +163,7 @@ def test_deep_json_in_tlog_body_parser() -> None:
     from verifier._internal.tlog.entry import parse_body
     from verifier.errors import VerificationError
 
-    fields = {name: None for name in TlogEntry._fields}
+    fields = dict.fromkeys(TlogEntry._fields)
     fields.update(kind="hashedrekord", version="0.0.1", canonicalized_body=DEEP.encode())
     with pytest.raises(VerificationError) as info:
         parse_body(TlogEntry(**fields))

@@ -73,7 +73,12 @@ def check_leaf_profile(leaf: x509.Certificate) -> None:
     Raises:
         VerificationError: cert.key_usage, cert.ext_key_usage, cert.chain_invalid.
     """
-    exts = leaf.extensions
+    try:
+        exts = leaf.extensions
+    except ValueError as exc:  # cryptography parses extensions lazily (fuzz: a malformed extension list)
+        raise VerificationError(
+            Reason.CERT_CHAIN_INVALID, f"signing certificate has malformed extensions ({exc})", check=_CHECK
+        ) from exc
     if is_ca(leaf):
         raise VerificationError(Reason.CERT_CHAIN_INVALID, "signing certificate is a CA certificate", check=_CHECK)
     try:
