@@ -22,7 +22,6 @@ from verifier._internal.trustroot import store
 from verifier.errors import Reason, TrustRootError
 
 
-
 def _later() -> dt.datetime:
     """40 days and an hour after the sim trust's refresh (the store's time seam: `now=`)."""
     state = store.current_state("sim")
