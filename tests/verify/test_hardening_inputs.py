@@ -326,3 +326,16 @@ def test_fifo_is_refused_not_waited_on(which: str, vs: VirtualSigstore, trusted_
         signal.signal(signal.SIGALRM, old)
     assert result.exit_code == 3, result.output
     assert "FIFO" in json.loads(result.stdout)["message"]
+
+
+def test_logged_certificate_with_an_invalid_version_is_a_mismatch() -> None:
+    """Fuzz find (certificate harness): cryptography raises InvalidVersion, not ValueError, for
+    an X.509 version field of 7; a logged body's PEM certificate must not end as exit 70."""
+    import base64 as b64mod
+
+    from tests.fuzz.test_fuzz_ci import HERE
+    from verifier._internal.tlog.entry import SigningMaterial, _pem_matches
+
+    der = (HERE / "regressions" / "certificate" / "crash-4e6a88ed66a02ce6f41b8f31f170df4815aac59b").read_bytes()
+    pem = b"-----BEGIN CERTIFICATE-----\n" + b64mod.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+    assert _pem_matches(pem, SigningMaterial(key=None, certificate_der=b"x", spki_der=b"")) is False  # type: ignore[arg-type]

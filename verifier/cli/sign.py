@@ -149,7 +149,7 @@ def _identity_material(signer: Any, certificate_pem: Path | None) -> dict[str, A
         cert = x509.load_pem_x509_certificate(certificate_pem.read_bytes())
     except OSError as exc:
         raise InputError(Reason.CERT_MALFORMED, f"cannot read {certificate_pem}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise InputError(Reason.CERT_MALFORMED, f"{certificate_pem} is not a PEM certificate: {exc}") from exc
     cert_spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

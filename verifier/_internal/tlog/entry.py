@@ -92,7 +92,7 @@ def _pem_matches(pem: bytes, material: SigningMaterial) -> bool:
             return material.certificate_der is not None and der == material.certificate_der
         spki = spki_der(load_pem_public_key(pem))
         return material.certificate_der is None and spki == material.spki_der
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, x509.InvalidVersion):
         return False
 
 
