@@ -22,7 +22,14 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from verifier._internal.pki.profile import ca_problem, is_ca, issuer, subject, unknown_critical_extensions
+from verifier._internal.pki.profile import (
+    MALFORMED_EXTENSION_ERRORS,
+    ca_problem,
+    is_ca,
+    issuer,
+    subject,
+    unknown_critical_extensions,
+)
 from verifier._internal.timefmt import iso
 from verifier._internal.trustroot.model import CertificateAuthority
 from verifier.errors import Reason, VerificationError
@@ -75,7 +82,7 @@ def check_leaf_profile(leaf: x509.Certificate) -> None:
     """
     try:
         exts = leaf.extensions
-    except ValueError as exc:  # cryptography parses extensions lazily (fuzz: a malformed extension list)
+    except MALFORMED_EXTENSION_ERRORS as exc:  # parsed lazily (fuzz: a malformed or duplicated extension)
         raise VerificationError(
             Reason.CERT_CHAIN_INVALID, f"signing certificate has malformed extensions ({exc})", check=_CHECK
         ) from exc
