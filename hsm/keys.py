@@ -187,10 +187,21 @@ def find_private_key(opened: Any, uri: Pkcs11Uri) -> Any:
     if len(found) > 1:
         raise HsmError(
             Reason.HSM_KEY_AMBIGUOUS,
-            f"{len(found)} private keys match {_selector(uri)}: add object= and/or id= to pick one",
-            context={"candidates": [object_uri(uri, o, opened.module_path).display() for o in found]},
+            f"{len(found)} private keys match {_selector(uri)}: {_narrowing_hint(uri)}",
+            context={"candidates": sorted(object_uri(uri, o, opened.module_path).display() for o in found)},
         )
     return found[0]
+
+
+def _narrowing_hint(uri: Pkcs11Uri) -> str:
+    """What the URI could add to pick one key: only the attributes it does not name yet."""
+    if uri.object is None and uri.id is None:
+        return "add object= and/or id= to pick one (candidates below)"
+    if uri.id is None:
+        return "add id= to pick one (candidates below)"
+    if uri.object is None:
+        return "add object= to pick one (candidates below)"
+    return "the token holds several keys with this object= and id=: remove or relabel the duplicates"
 
 
 def _selector(uri: Pkcs11Uri) -> str:
@@ -251,8 +262,8 @@ def find_public_key(opened: Any, uri: Pkcs11Uri) -> PublicKey:
         if len(found) > 1:
             raise HsmError(
                 Reason.HSM_KEY_AMBIGUOUS,
-                f"{len(found)} {type_name} objects match {_selector(uri)}: add object= and/or id=",
-                context={"candidates": [object_uri(uri, o, opened.module_path).display() for o in found]},
+                f"{len(found)} {type_name} objects match {_selector(uri)}: {_narrowing_hint(uri)}",
+                context={"candidates": sorted(object_uri(uri, o, opened.module_path).display() for o in found)},
             )
         if found:
             return public_key_from_object(found[0])

@@ -109,9 +109,10 @@ def attribute_mapper() -> AttributeMapper:
     return mapper
 
 
-def resolve_module(uri: Pkcs11Uri, override: str | None = None) -> str:
+def resolve_module(uri: Pkcs11Uri, override: str | None = None, *, option: str | None = None) -> str:
     """The module path: `override` (a --module option), the URI's module-path, the env, or
-    module-name looked up in the usual directories.
+    module-name looked up in the usual directories. `option` names the command's own option
+    for the module (`--module`), which the error then suggests instead of the URI's module-path.
 
     Raises:
         HsmError: `hsm.library_not_found` when none is given or the file is missing.
@@ -120,9 +121,10 @@ def resolve_module(uri: Pkcs11Uri, override: str | None = None) -> str:
     if path is None and uri.module_name:
         path = _find_module_by_name(uri.module_name)
     if path is None:
+        where = f"pass {option} /path/to/module.so" if option else "add ?module-path=/path/to/module.so to the URI"
         raise HsmError(
             Reason.HSM_LIBRARY_NOT_FOUND,
-            "no PKCS#11 module given: add ?module-path=/path/to/module.so to the URI or set"
+            f"no PKCS#11 module given: {where} or set"
             f" {ENV_MODULE} (SoftHSM: /usr/lib/softhsm/libsofthsm2.so)",
         )
     if not Path(path).is_file():
@@ -443,7 +445,9 @@ def open_token(
             # Login state is per token and application: another session of ours logged in.
             session = token.open(rw=rw or (cached is not None and cached.rw), attribute_mapper=attribute_mapper())
         except p11e.PKCS11Error as exc:
-            raise translate(exc, f"opening a session on token {token.label!s}") from exc
+            raise translate(
+                exc, f"opening a session on token {token.label!s}", pin_from=pin_origin(uri) if need_pin else None
+            ) from exc
         finally:
             user_pin = None  # drop our reference as soon as C_Login is done
         opened = OpenToken(module_path, token, session, logged_in=login or bool(cached and cached.logged_in), rw=rw or bool(cached and cached.rw))
@@ -451,6 +455,17 @@ def open_token(
         if cached is not None:
             _close_quietly(cached.session)  # after the new one: closing the last session logs out
         return opened
+
+
+def pin_origin(uri: Pkcs11Uri) -> str:
+    """Where `read_pin` takes the PIN from, for a message about a rejected PIN."""
+    if uri.pin_source is not None:
+        return f"the pin-source file {uri.pin_source[:200]}"
+    if uri.pin_value is not None:
+        return "the URI's pin-value"
+    if os.environ.get(ENV_PIN):
+        return ENV_PIN
+    return "the terminal prompt"
 
 
 def _pin_configured(uri: Pkcs11Uri) -> bool:
@@ -525,8 +540,18 @@ _MESSAGES: tuple[tuple[type[Exception], Reason, str], ...] = (
 )
 
 
-def translate(exc: Exception, action: str) -> HsmError:
-    """A python-pkcs11 exception as an HsmError saying what failed and what to do."""
+def translate(exc: Exception, action: str, *, pin_from: str | None = None) -> HsmError:
+    """A python-pkcs11 exception as an HsmError saying what failed and what to do.
+
+    `pin_from` (see `pin_origin`) names where a rejected PIN came from.
+    """
+    if pin_from is not None and isinstance(exc, p11e.PinIncorrect):
+        return HsmError(
+            Reason.HSM_PIN_INCORRECT,
+            f"{action}: the token rejected the user PIN from {pin_from}: check it"
+            " (repeated failures may lock the token)",
+            context={"pkcs11_error": type(exc).__name__, "pin_from": pin_from},
+        )
     for kind, reason, hint in _MESSAGES:
         if isinstance(exc, kind):
             return HsmError(reason, f"{action}: {hint}", context={"pkcs11_error": type(exc).__name__})

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole story on a fresh machine: install, make a SoftHSM token, generate a key on it,
-# sign a file, verify it offline (PEM key and pkcs11: URI), show a tampered file rejected,
-# and verify a real public-good Sigstore bundle offline with the shipped trust root.
+# The whole story on a fresh machine: first verify a real public-good Sigstore bundle offline
+# with the shipped trust root (examples/public-good, no token needed), then make a SoftHSM
+# token, generate a key on it, sign a file, verify it offline (PEM key and pkcs11: URI), and
+# show a tampered file rejected. Needs nothing outside this repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,6 +10,12 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+echo "== a real public-good bundle, verified offline with the shipped trust root"
+AIRSEAL_HOME="$work/home" airseal verify --bundle examples/public-good/a.txt.sigstore.json \
+  --certificate-identity https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main \
+  --certificate-oidc-issuer https://token.actions.githubusercontent.com examples/public-good/a.txt
+
 module=$(ls /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so 2>/dev/null | head -n1)
 mkdir -p "$work/tokens"
 printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$work/tokens" > "$work/softhsm2.conf"
@@ -35,11 +42,4 @@ if airseal verify --key "$work/release.pub" --min-tlog-entries 0 "$work/app.txt"
   echo "BUG: tampered file accepted" >&2; exit 1
 fi
 
-shared=../shared/conformance/cases
-if [ -d "$shared" ]; then
-  echo "== a real public-good bundle, verified offline with the shipped trust root"
-  airseal verify --bundle "$shared/happy-path-v0.3/bundle.sigstore.json" \
-    --certificate-identity https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main \
-    --certificate-oidc-issuer https://token.actions.githubusercontent.com "$shared/a.txt"
-fi
 echo "== demo finished"

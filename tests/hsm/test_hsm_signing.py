@@ -109,13 +109,13 @@ def test_hash_streams_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     data = os.urandom(3 * chunk + 17)
     artifact.write_bytes(data)
     reads: list[int] = []
-    real_read = os.read
+    real_pread = os.pread
 
-    def spy(fd: int, n: int) -> bytes:
+    def spy(fd: int, n: int, offset: int) -> bytes:
         reads.append(n)
-        return real_read(fd, n)
+        return real_pread(fd, n, offset)
 
-    monkeypatch.setattr("verifier._internal.artifact.os.read", spy)
+    monkeypatch.setattr("verifier._internal.artifact.os.pread", spy)
     digest = sign.digest_artifact(artifact, "sha384")
     assert digest.digest == hashlib.sha384(data).digest()
     assert set(reads) == {chunk} and len(reads) == 5

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
         P + "algorithms",
         P + "keyio",
         P + "atomic",
+        P + "inputfile",
     ),
     (P + "bundle", P + "trustroot.model", P + "trustroot.load", P + "trustroot.embedded", P + "intoto", P + "evidence", P + "formats"),
     (

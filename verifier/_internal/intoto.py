@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple, Optional
 
 from verifier._internal.algorithms import HASH_NAMES
+from verifier._internal.encoding import load_json
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
-from verifier.errors import InputError, Reason, VerificationError
+from verifier.errors import AirsealError, InputError, Reason, VerificationError
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 """The DSSE payloadType of an in-toto Statement."""
@@ -44,14 +45,14 @@ def subject_hash_names(payload: bytes, limits: Limits = DEFAULT_LIMITS) -> set[s
     Lenient on purpose: anything unreadable yields no names, and `read_subjects` reports it.
     """
     try:
-        subjects = json.loads(payload).get("subject", [])
+        subjects = load_json(payload, what="in-toto statement").get("subject", [])
         return {
             name
             for subject in subjects[: limits.max_intoto_subjects]
             for name in subject.get("digest", {})
             if name in HASH_NAMES
         }
-    except (ValueError, AttributeError, TypeError, UnicodeDecodeError, RecursionError):
+    except (AirsealError, AttributeError, TypeError):
         return set()
 
 
@@ -70,9 +71,11 @@ def read_subjects(payload_type: str, payload: bytes, limits: Limits = DEFAULT_LI
             check="dsse.subject",
         )
     try:
-        statement = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise VerificationError(Reason.DSSE_SUBJECT_MISMATCH, "in-toto statement is not JSON", check="dsse.subject") from exc
+        statement = load_json(payload, what="in-toto statement", error=VerificationError)
+    except VerificationError as exc:
+        raise VerificationError(
+            Reason.DSSE_SUBJECT_MISMATCH, f"in-toto statement is not strict JSON ({exc.detail})", check="dsse.subject"
+        ) from exc
     if not isinstance(statement, dict) or statement.get("_type") not in STATEMENT_TYPES:
         raise VerificationError(Reason.DSSE_SUBJECT_MISMATCH, "payload is not an in-toto Statement", check="dsse.subject")
     raw = statement.get("subject")

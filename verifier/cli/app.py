@@ -19,6 +19,20 @@ _LAZY_COMMANDS: dict[str, str] = {
 
 
 class _LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """Ctrl-C, SIGTERM and a closed pipe anywhere in a subcommand end as `run_guarded` ends
+        them (130/143, 141), not as click's "Aborted!" (exit 1) or its EPIPE exit 1."""
+        from verifier.cli.common import interrupted, is_pipe_closed, pipe_closed
+
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            interrupted(exc)
+        except OSError as exc:
+            if is_pipe_closed(exc):
+                pipe_closed()
+            raise
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_LAZY_COMMANDS)
 
@@ -53,7 +67,8 @@ def main() -> None:
       1  verification rejected      5  token problem
       2  usage error                6  service problem at signing (TSA, log)
       3  malformed input            70 internal error (a bug)
-      130 interrupted
+      130 interrupted (Ctrl-C)      143 terminated (SIGTERM)
+      141 output pipe closed (e.g. `| head -1`): quiet, like a shell's SIGPIPE
     Set AIRSEAL_DEBUG=1 (or -v where offered) to see underlying causes.
     """
 

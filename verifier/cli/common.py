@@ -2,19 +2,33 @@
 
 The only place that turns an AirsealError into an exit status. Anything unexpected exits 70
 with a one-line message; the traceback is shown only with AIRSEAL_DEBUG=1 or --debug.
+
+Pipes and signals are handled here too, once for every command: a closed stdout or stderr
+(`airseal trust list | head -1`) ends the command quietly with 141 (128 + SIGPIPE, what a shell
+reports for a command killed by SIGPIPE); Ctrl-C (SIGINT) exits 130 and SIGTERM 143 (128 +
+the signal), each with one line on stderr and no traceback. Whatever the command had already
+written stays written; what it had staged is rolled back by its own cleanup (atomic writes),
+exactly as on any other error.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+from verifier._internal.encoding import shorten
 from verifier.errors import EXIT_INTERNAL, AirsealError
 
 JSON_SCHEMA_VERSION = "airseal.v1"
+EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
+"""141: the reader of our output went away (`| head -1`); as a shell reports SIGPIPE."""
+MAX_DETAIL_CHARS = 2000
+"""A backstop for one message line; the fields echoed into messages are cut far shorter."""
 
 T = TypeVar("T")
 
@@ -27,13 +41,78 @@ def debug_enabled() -> bool:
     return os.environ.get("AIRSEAL_DEBUG", "") not in ("", "0")
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, like Ctrl-C's KeyboardInterrupt."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def install_signal_handlers() -> None:
+    """CLI entry only: SIGTERM unwinds like Ctrl-C (cleanups run, then exit 143); SIGINT keeps
+    Python's KeyboardInterrupt. A library caller's handlers are never touched."""
+    for sig in (signal.SIGTERM,):
+        try:
+            signal.signal(sig, _raise_interrupted)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            pass
+
+
+def interrupted(exc: KeyboardInterrupt) -> NoReturn:
+    """One line and 128 + the signal (130 for Ctrl-C, 143 for SIGTERM); never a traceback."""
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            pass
+    try:
+        echo(f"airseal: interrupted by {signal.Signals(signum).name}", err=True)
+    except OSError:
+        pass
+    sys.exit(128 + signum)
+
+
+def is_pipe_closed(exc: BaseException) -> bool:
+    return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)
+
+
+def pipe_closed() -> NoReturn:
+    """The reader went away: exit 141 quietly. stdout and stderr are pointed at /dev/null first,
+    so the interpreter's final flush of what is still buffered cannot fail and print."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError, AttributeError):
+                continue
+        os.close(devnull)
+    except OSError:  # pragma: no cover
+        pass
+    sys.exit(EXIT_PIPE_CLOSED)
+
+
 def echo(message: str, *, err: bool = False) -> None:
     """Print a line to stdout or stderr, resolved at call time (so test runners capture it).
 
-    Not click.echo: `verify` runs without importing click.
+    Not click.echo: `verify` runs without importing click. Never fails on text the stream
+    cannot encode (a lone surrogate from a certificate, an ASCII locale): such characters are
+    written as backslash escapes. A closed pipe raises BrokenPipeError, which `run_guarded`
+    and the entry point turn into exit 141.
     """
     stream = sys.stderr if err else sys.stdout
-    stream.write(message + "\n")
+    line = message + "\n"
+    try:
+        stream.write(line)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        stream.write(line.encode(encoding, "backslashreplace").decode(encoding, "replace"))
     stream.flush()
 
 
@@ -52,7 +131,7 @@ def error_json(err: AirsealError) -> dict[str, Any]:
         "ok": False,
         "verified": False,
         "reason_code": err.reason.value,
-        "message": err.detail,
+        "message": shorten(err.detail, MAX_DETAIL_CHARS),
         "check": err.check,
         "context": jsonable(err.context),
         "causes": causes(err),
@@ -81,7 +160,9 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, str):
+        return shorten(value)
+    if isinstance(value, (int, float, bool)) or value is None:
         return value
     if isinstance(value, bytes):
         return value.hex()
@@ -91,7 +172,7 @@ def jsonable(value: Any) -> Any:
 def fail(err: AirsealError, *, as_json: bool, verbose: bool = False) -> NoReturn:
     if as_json:
         emit_json(error_json(err))
-    line = f"error: {err.detail} [{err.reason.value}]"
+    line = f"error: {shorten(err.detail, MAX_DETAIL_CHARS)} [{err.reason.value}]"
     echo(line, err=True)
     for key, value in err.context.items():
         echo(f"  {key}: {jsonable(value)}", err=True)
@@ -107,7 +188,32 @@ def echo_causes(err: AirsealError, *, verbose: bool) -> None:
 
 
 def run_guarded(body: Callable[[], T], *, as_json: bool = False, verbose: bool = False) -> T:
-    """Run a command body; map AirsealError to its exit code and anything else to 70."""
+    """Run a command body; map AirsealError to its exit code, a closed pipe to 141, Ctrl-C or
+    SIGTERM to 130/143, and anything else to 70. Every command runs its body through here."""
+    try:
+        return _run_mapped(body, as_json=as_json, verbose=verbose)
+    except KeyboardInterrupt as exc:
+        interrupted(exc)
+    except OSError as exc:
+        if is_pipe_closed(exc):
+            pipe_closed()
+        raise
+
+
+def guard_process(main: Callable[[], None]) -> None:
+    """The console script's outer guard: signals, and a closed pipe outside any command body."""
+    install_signal_handlers()
+    try:
+        main()
+    except KeyboardInterrupt as exc:
+        interrupted(exc)
+    except OSError as exc:
+        if is_pipe_closed(exc):
+            pipe_closed()
+        raise
+
+
+def _run_mapped(body: Callable[[], T], *, as_json: bool, verbose: bool) -> T:
     try:
         return body()
     except AirsealError as err:
@@ -115,7 +221,7 @@ def run_guarded(body: Callable[[], T], *, as_json: bool = False, verbose: bool =
     except (SystemExit, KeyboardInterrupt, UsageProblem):
         raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
-        if debug_enabled() or _is_click_control_flow(exc):
+        if debug_enabled() or _is_click_control_flow(exc) or is_pipe_closed(exc):
             raise
         echo(
             f"internal error: {type(exc).__name__}: {exc} (a bug in airseal: please report it;"
@@ -129,6 +235,19 @@ def _is_click_control_flow(exc: BaseException) -> bool:
     """click's usage errors and exits travel as exceptions; let them reach click."""
     click = sys.modules.get("click")
     return click is not None and isinstance(exc, (click.exceptions.Exit, click.ClickException))
+
+
+def given_once(ctx: Any, param: Any, value: tuple[Any, ...]) -> Any:
+    """click callback for an option declared `multiple=True` that may be given only once.
+
+    click keeps the last of repeated single-value options silently; `--key A --key B` must not
+    sign or verify with B alone, so such options collect every value and refuse a second one.
+    """
+    if len(value) > 1:
+        import click
+
+        raise click.UsageError(f"{param.opts[0]} was given {len(value)} times; give it once", ctx=ctx)
+    return value[0] if value else None
 
 
 def parse_key_uri(uri: str) -> Any:

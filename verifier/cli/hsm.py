@@ -45,7 +45,7 @@ def hsm_tokens(module_path: str | None, as_json: bool) -> None:
         from hsm.token import list_tokens, resolve_module
         from hsm.uri import Pkcs11Uri
 
-        path = resolve_module(Pkcs11Uri(), module_path)
+        path = resolve_module(Pkcs11Uri(), module_path, option="--module")
         tokens = list_tokens(path)
         if as_json:
             emit_json({

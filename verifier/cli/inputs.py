@@ -16,15 +16,13 @@ from verifier.errors import InputError, Reason
 
 
 def read_capped(path: str, what: str, reason: Reason, max_bytes: int) -> bytes:
-    """At most one byte more than the parser accepts, so an oversized file is refused unread.
+    """A regular file of at most `max_bytes`: a FIFO, device or oversized file is refused unread.
 
-    Raises: InputError(reason) when the file cannot be read.
+    Raises: InputError(reason) when the file cannot be read, or input.too_large.
     """
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(reason, f"cannot read {what} {path!r}: {exc.strerror}") from exc
+    from verifier._internal.inputfile import read_input_file
+
+    return read_input_file(path, what=what, reason=reason, max_bytes=max_bytes)
 
 
 def pkcs11_public_pem(uri: str, warn: Optional[Callable[[str], None]] = None) -> bytes:
@@ -68,7 +66,9 @@ def trusted_root_documents(path: str) -> list[bytes]:
         return lines
 
 
-def resolve_trust(trusted_roots: tuple[str, ...], trust_name: Optional[str]) -> tuple[list[tuple[str, bytes]], list[str]]:
+def resolve_trust(
+    trusted_roots: tuple[str, ...], trust_name: Optional[str], *, max_age_days: Optional[int] = None
+) -> tuple[list[tuple[str, bytes]], list[str]]:
     """(source, bytes) of each trusted root to use, and warnings for a person.
 
     `--trusted-root` files win (each may hold several roots); otherwise the named trust
@@ -85,7 +85,7 @@ def resolve_trust(trusted_roots: tuple[str, ...], trust_name: Optional[str]) -> 
     from verifier._internal.trustroot.store import resolve_trusted_root
 
     name = trust_name or "public-good"
-    resolved = resolve_trusted_root(name)
+    resolved = resolve_trusted_root(name, max_age_days=max_age_days)
     return [(f"trust:{name}", resolved.data)], list(resolved.warnings)
 
 

@@ -7,13 +7,12 @@ taken on argv (cli.md) and never printed.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from verifier.cli.common import parse_key_uri, run_guarded, warn
+from verifier.cli.common import given_once, parse_key_uri, run_guarded, warn
 
 
 def _service_options(fn: Any) -> Any:
@@ -134,7 +133,8 @@ def _describe_services(services: Any) -> str:
 
 
 @click.command()
-@click.option("--key", "key_uri", required=True, metavar="URI", help="pkcs11: URI of the signing key.")
+@click.option("--key", "key_uri", required=True, multiple=True, callback=given_once, metavar="URI",
+              help="pkcs11: URI of the signing key.")
 @click.option("--bundle", "bundle_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Bundle path (one artifact only). Default: ARTIFACT.sigstore.json.")
 @click.option("--signature", "signature_out", type=click.Path(dir_okay=False, path_type=Path),
@@ -315,7 +315,7 @@ def _identity_material(signer: Any, certificate_pem: Path | None) -> dict[str, A
         cert = x509.load_pem_x509_certificate(certificate_pem.read_bytes())
     except OSError as exc:
         raise InputError(Reason.CERT_MALFORMED, f"cannot read {certificate_pem}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise InputError(Reason.CERT_MALFORMED, f"{certificate_pem} is not a PEM certificate: {exc}") from exc
     cert_spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -339,7 +339,8 @@ def _who(material_args: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.option("--key", "key_uri", required=True, metavar="URI", help="pkcs11: URI of the signing key.")
+@click.option("--key", "key_uri", required=True, multiple=True, callback=given_once, metavar="URI",
+              help="pkcs11: URI of the signing key.")
 @click.option("--predicate", "predicate_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="JSON file with the predicate.")
 @click.option("--predicate-type", required=True, metavar="URI", help="e.g. https://slsa.dev/provenance/v1")
@@ -394,9 +395,11 @@ def _attest(
     from verifier._internal.bundle import build
     from verifier._internal.signing import sign
 
+    if not _is_absolute_uri(predicate_type):
+        raise click.UsageError(
+            f"--predicate-type must be an absolute URI such as https://slsa.dev/provenance/v1, got {predicate_type[:200]!r}"
+        )
     predicate = _load_predicate(predicate_file)
-    if not predicate_type.strip():
-        raise click.UsageError("--predicate-type must not be empty")
     digest = sign.digest_artifact(artifact, "sha256")  # before the login: fail fast on bad input
     from hsm.keys import key_hint
     from hsm.signer import open_signer
@@ -426,15 +429,22 @@ def _attest(
     click.echo(f"attested {artifact} -> {target} ({signer.key_type}, predicate {predicate_type}{suffix})")
 
 
-def _load_predicate(path: Path) -> Any:
-    from verifier.errors import InputError, Reason
+def _is_absolute_uri(text: str) -> bool:
+    """RFC 3986 absolute URI: a scheme, then something, no whitespace or control characters."""
+    import re
 
-    try:
-        return json.loads(path.read_bytes())
-    except OSError as exc:
-        raise InputError(Reason.ARTIFACT_UNREADABLE, f"cannot read predicate {path}: {exc.strerror or exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(Reason.ARTIFACT_UNREADABLE, f"predicate {path} is not JSON: {exc}") from exc
+    return re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+", text) is not None
+
+
+def _load_predicate(path: Path) -> Any:
+    """The predicate: one strict JSON object (no duplicate keys, no NaN), from a regular file."""
+    from verifier._internal.encoding import load_json_object
+    from verifier._internal.inputfile import read_input_file
+    from verifier._internal.limits import DEFAULT_LIMITS
+    from verifier.errors import Reason
+
+    data = read_input_file(path, what="predicate", reason=Reason.ARTIFACT_UNREADABLE, max_bytes=DEFAULT_LIMITS.max_bundle_bytes)
+    return load_json_object(data, what=f"predicate {path}", reason=Reason.ARTIFACT_UNREADABLE)
 
 
 __all__ = ["attest", "sign"]

@@ -130,14 +130,14 @@ def show_cmd(name: str, as_json: bool) -> None:
             emit_json({"schema": JSON_SCHEMA_VERSION, "ok": True, **info})
             return
         click.echo(f"name:                {info['name']}")
-        click.echo(f"url:                 {info['url']}")
+        click.echo(f"url:                 {info['url'] or '(none: refreshed from media only)'}")
         click.echo(f"source:              {info['source']}")
         if info["source"] == "embedded":
             click.echo(f"snapshot dated:      {info['embedded_snapshot_date']} (shipped; never refreshed)")
         for key in ("root_version", "timestamp_version", "snapshot_version", "targets_version"):
             if info[key] is not None:
                 click.echo(f"{key + ':':<21}{info[key]}")
-        click.echo(f"trusted_root_sha256: {info['trusted_root_sha256']}")
+        click.echo(f"trusted_root_sha256: {info['trusted_root_sha256'] or '(none: never refreshed)'}")
         if info["source"] == "store":
             click.echo(f"refreshed_at:        {info['refreshed_at']} ({info['refreshed_days_ago']} days ago)")
             click.echo(f"expires:             {info['expires']}")
@@ -147,6 +147,8 @@ def show_cmd(name: str, as_json: bool) -> None:
             click.echo(f"last source:         {info['last_source']}")
         click.echo(f"grace_days:          {info['grace_days']}")
         click.echo(f"stale_warning_days:  {info['stale_warning_days']}")
+        max_age = info.get("max_age_days")
+        click.echo(f"max_age_days:        {'(none: only the stale warning)' if max_age is None else max_age}")
 
     run_guarded(body, as_json=as_json)
 
@@ -179,11 +181,19 @@ def init_cmd(name: str, root_file: Path, url: str | None, grace_days: int, stale
                 Reason.TRUST_STORE_ERROR,
                 f"{name!r} is built in; change its settings with `airseal trust config {name}`",
             )
-        try:
-            data = root_file.read_bytes()
-        except OSError as exc:
-            raise TrustRootError(Reason.TRUSTROOT_NOT_FOUND, f"cannot read {root_file}: {exc}") from exc
+        from verifier._internal.inputfile import read_input_file
+
+        data = read_input_file(
+            root_file, what="TUF root", reason=Reason.TRUSTROOT_NOT_FOUND,
+            max_bytes=DEFAULT_LIMITS.tuf_root_max_bytes, error=TrustRootError,
+        )
         root = refresh.check_root_bytes(data)
+        if root.expires <= dt.datetime.now(dt.timezone.utc):
+            warn(
+                f"this TUF root (v{root.version}) expired on {_fmt(root.expires)}: `trust update` or"
+                f" `trust import` will only succeed from a repository or media carrying a newer root"
+                f" signed by this one; check that {root_file} is the deployment's current root"
+            )
         config = store.TrustConfig(
             url=url,
             grace_days=grace_days,
@@ -206,15 +216,21 @@ def init_cmd(name: str, root_file: Path, url: str | None, grace_days: int, stale
 @click.option("--url", help="Base URL of the TUF repository.")
 @click.option("--grace-days", type=click.IntRange(0, _MAX_GRACE), help=f"Grace period for expired media (0-{_MAX_GRACE} days).")
 @click.option("--stale-warning-days", type=click.IntRange(0, None), help="Warn when older than this.")
+@click.option("--max-age", "max_age", type=click.IntRange(0, None), metavar="DAYS",
+              help="Refuse to verify with this trust (trustroot.stale) when its last refresh is older than DAYS.")
+@click.option("--no-max-age", is_flag=True, help="Remove the maximum age: a stale trust only warns.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def config_cmd(name: str, url: str | None, grace_days: int | None, stale_warning_days: int | None,
-               as_json: bool) -> None:
-    """Show or change a trust's settings (URL, grace period, stale warning).
+               max_age: int | None, no_max_age: bool, as_json: bool) -> None:
+    """Show or change a trust's settings (URL, grace period, stale warning, maximum age).
 
     \b
-    Example:
+    Examples:
       airseal trust config public-good --grace-days 7
+      airseal trust config public-good --max-age 30
     """
+    if max_age is not None and no_max_age:
+        raise click.UsageError("give --max-age or --no-max-age, not both")
 
     def body() -> None:
 
@@ -228,6 +244,8 @@ def config_cmd(name: str, url: str | None, grace_days: int | None, stale_warning
             changes["grace_days"] = grace_days
         if stale_warning_days is not None:
             changes["stale_warning_days"] = stale_warning_days
+        if max_age is not None or no_max_age:
+            changes["max_age_days"] = max_age
         if changes:
             config = config._replace(**changes)
             store.save_config(name, config)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Sequence
 
 from verifier.cli.common import UsageProblem, causes, echo, echo_causes, emit_json, jsonable, run_guarded, warn
-from verifier.errors import InputError, Reason, VerificationError
+from verifier.errors import Reason, VerificationError
 from verifier._internal.limits import DEFAULT_LIMITS
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--trust",), "trust_name", "text", "Named trust from the store (default public-good)."),
     Option(("--staging",), "staging", "flag", "Same as --trust staging.", False),
     Option(("--min-tlog-entries",), "min_tlog_entries", "count", "Verified entries from distinct trusted logs [default: 1; 0 with a trusted root that lists no log, which then requires a signed timestamp]."),
+    Option(("--max-trust-age",), "max_trust_age", "count", "Refuse a named trust last refreshed more than DAYS days ago (trustroot.stale) [default: the trust's max_age_days, else only a warning]."),
     Option(("--min-timestamps",), "min_timestamps", "count", "Verified time sources (RFC 3161 or SET) [default: 1; never below 1 for certificates; 0 for keys with --min-tlog-entries 0]."),
     Option(("--min-scts",), "min_scts", "count", "SCTs from distinct CT logs [default: 1 for certificates, 0 for keys]."),
     Option(("--mode",), "mode", "choice", "warn = fail-open: report a failure but exit 0.", "enforce", ("enforce", "warn")),
@@ -57,10 +58,56 @@ ARTIFACT_METAVAR = "ARTIFACT | sha256:HEX"
 
 
 def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
+    import argparse
+
+    if not text.isdigit() or not text.isascii() or len(text) > 18:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text[:40]!r}")
+    return int(text)
+
+
+_ONCE = ("key_ref",)
+"""Options refused when repeated (argparse and click would keep the last one silently)."""
+
+
+def _once_action() -> Any:
+    import argparse
+
+    class Once(argparse.Action):
+        def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+            if getattr(namespace, self.dest, None) is not None:
+                parser.error(f"argument {self.option_strings[0]}: was given more than once; give it once")
+            setattr(namespace, self.dest, values)
+
+    return Once
+
+
+def _click_style_error(prog: str) -> Any:
+    """argparse's usage errors, printed as click prints its own (one style for every command)."""
+
+    def error(msg: str) -> Any:
+        import re
+
+        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)", msg, re.S)
+        if m and m.group(2).startswith("was given more than once"):
+            msg = f"{m.group(1)} {m.group(2)}"
+        elif m and m.group(2).startswith(("invalid choice", "must be")):
+            msg = f"Invalid value for '{m.group(1)}': {m.group(2)}"
+        elif m and m.group(2).startswith("expected one argument"):
+            msg = f"Option '{m.group(1)}' requires an argument."
+        elif msg.startswith("unrecognized arguments: "):
+            extra = msg.split(": ", 1)[1].split(" ")[0]
+            msg = f"No such option: {extra}" if extra.startswith("-") else f"Got unexpected extra argument ({extra})"
+        elif msg.startswith("the following arguments are required"):
+            msg = f"Missing argument '{ARTIFACT_METAVAR}'."
+        _usage_exit(prog, msg)
+
+    return error
+
+
+def _usage_exit(prog: str, message: str) -> None:
+    echo(f"Usage: {prog} [OPTIONS] {ARTIFACT_METAVAR}", err=True)
+    echo(f"Try '{prog} -h' for help.\n\nError: {message}", err=True)
+    raise SystemExit(2)
 
 
 def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
@@ -74,6 +121,7 @@ def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
         add_help=False,
         formatter_class=lambda prog: argparse.HelpFormatter(prog, width=100),
     )
+    parser.error = _click_style_error(prog)  # type: ignore[method-assign]
     for opt in OPTIONS:
         if opt.kind == "flag":
             parser.add_argument(*opt.flags, dest=opt.dest, action="store_true")
@@ -83,6 +131,8 @@ def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
             parser.add_argument(*opt.flags, dest=opt.dest, choices=opt.choices, default=opt.default)
         elif opt.kind == "paths":
             parser.add_argument(*opt.flags, dest=opt.dest, action="append", default=None)
+        elif opt.dest in _ONCE:
+            parser.add_argument(*opt.flags, dest=opt.dest, default=None, action=_once_action())
         else:
             parser.add_argument(*opt.flags, dest=opt.dest, default=None)
     parser.add_argument("artifact")
@@ -95,9 +145,7 @@ def main_fast(command: str, argv: Sequence[str]) -> None:
     try:
         run(**opts)
     except UsageProblem as problem:
-        echo(f"Usage: airseal {command} [OPTIONS] {ARTIFACT_METAVAR}", err=True)
-        echo(f"Try 'airseal {command} -h' for help.\n\nError: {problem}", err=True)
-        raise SystemExit(2) from None
+        _usage_exit(f"airseal {command}", str(problem))
 
 
 def run(**opts: Any) -> None:
@@ -141,6 +189,12 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
         raise UsageProblem("an OIDC issuer needs --certificate-identity or --certificate-identity-regexp too")
     if identity is None and not opts["key_ref"]:
         raise UsageProblem("say who must have signed: --key, --certificate-identity or --certificate-identity-regexp")
+    notes: list[str] = []
+    if identity is not None and not (opts["certificate_oidc_issuer"] or opts["certificate_oidc_issuer_regexp"]):
+        notes.append(
+            "no --certificate-oidc-issuer[-regexp] given: any OIDC issuer is accepted for this identity"
+            " (cosign requires one); name the issuer you expect"
+        )
 
     both = identity is not None and bool(opts["key_ref"])
     if both and opts["bundle_path"] is None:
@@ -164,10 +218,16 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
         roots, trust_warnings = _load_trust(opts)
     else:
         # A bare key signature with no log entry or timestamp: no trust root takes part, so
-        # don't warn about one (thresholds still apply and will say what is missing).
+        # don't warn about one (thresholds still apply and will say what is missing). A named
+        # trust must still exist: a typo in --trust is an error whatever the bundle holds.
         from verifier._internal.trustroot.model import TrustedRoot
 
+        if opts["trust_name"]:
+            from verifier._internal.trustroot.store import require_trust
+
+            require_trust(opts["trust_name"])
         roots, trust_warnings = [(TrustedRoot("", (), (), (), ()), None)], []
+    trust_warnings = notes + list(trust_warnings)
     for message in trust_warnings:
         warn(message)
 
@@ -228,10 +288,10 @@ def _verify(**opts: Any) -> tuple[Any, list[str]]:
 
 
 def _read(path: str, what: str, reason: Reason, max_bytes: int) -> bytes:
-    """At most one byte more than the parser accepts, so an oversized file is refused unread."""
-    from verifier.cli.inputs import read_capped
+    """A regular file of at most `max_bytes` (a FIFO or an oversized file is refused unread)."""
+    from verifier._internal.inputfile import read_input_file
 
-    return read_capped(path, what, reason, max_bytes)
+    return read_input_file(path, what=what, reason=reason, max_bytes=max_bytes)
 
 
 def _check_regexp(pattern: Optional[str]) -> Optional[str]:
@@ -264,7 +324,11 @@ def _load_trust(opts: dict[str, Any]) -> tuple[list[tuple[TrustedRoot, Optional[
     name = opts["trust_name"] or ("staging" if opts["staging"] else None)
     if paths and opts["staging"]:
         raise UsageProblem("give --trusted-root or --trust, not both")
-    documents, warnings = resolve_trust((paths,) if isinstance(paths, str) else tuple(paths), name)
+    if paths and opts.get("max_trust_age") is not None:
+        raise UsageProblem("--max-trust-age judges a named trust's last refresh: use it with --trust, not --trusted-root")
+    documents, warnings = resolve_trust(
+        (paths,) if isinstance(paths, str) else tuple(paths), name, max_age_days=opts.get("max_trust_age")
+    )
     return [(load_trusted_root(data), hashlib.sha256(data).hexdigest()) for _, data in documents], warnings
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from verifier.cli.common import UsageProblem
-from verifier.cli.verify import ARTIFACT_METAVAR, EPILOG, OPTIONS, run
+from verifier.cli.common import UsageProblem, given_once
+from verifier.cli.verify import _ONCE, ARTIFACT_METAVAR, EPILOG, OPTIONS, run
 
 
 def _options(fn: Any) -> Any:
@@ -38,6 +38,8 @@ def _options(fn: Any) -> Any:
             )
         elif opt.kind == "path":
             decorators.append(click.option(*opt.flags, opt.dest, type=click.Path(dir_okay=False), help=opt.help))
+        elif opt.dest in _ONCE:
+            decorators.append(click.option(*opt.flags, opt.dest, multiple=True, callback=given_once, help=opt.help))
         else:
             decorators.append(click.option(*opt.flags, opt.dest, help=opt.help))
     for decorator in reversed(decorators):

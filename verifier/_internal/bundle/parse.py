@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Union
 
 from cryptography import x509
 
 from verifier._internal.algorithms import HASH_FROM_ENUM
-from verifier._internal.encoding import Obj, decode_b64, load_json_object
+from verifier._internal.encoding import Obj, decode_b64, load_json, load_json_object, shorten, size_text
 from verifier._internal.bundle.model import (
     MEDIA_TYPES,
     Bundle,
@@ -32,7 +31,7 @@ def load_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
         InputError: any shape, encoding, media-type or per-version rule is broken.
     """
     if len(data) > limits.max_bundle_bytes:
-        raise InputError(Reason.INPUT_TOO_LARGE, f"bundle is {len(data)} bytes (at most {limits.max_bundle_bytes})")
+        raise InputError(Reason.INPUT_TOO_LARGE, f"bundle is larger than {size_text(limits.max_bundle_bytes)}")
     root = Obj(
         load_json_object(data, what="bundle"),
         "bundle",
@@ -42,7 +41,7 @@ def load_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
     if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
         raise InputError(
             Reason.BUNDLE_UNSUPPORTED_MEDIA_TYPE,
-            f"unsupported bundle media type {media_type!r}",
+            "bundle has no mediaType" if media_type is None else f"unsupported bundle media type {shorten(media_type, 100)!r}",
             context={"supported": sorted(MEDIA_TYPES)},
         )
     version = MEDIA_TYPES[media_type]
@@ -136,6 +135,7 @@ def _load_certificate(der: bytes, what: str) -> x509.Certificate:
         cert.extensions  # noqa: B018
         cert.public_key()
         cert.not_valid_before_utc  # noqa: B018
+        cert.issuer, cert.subject  # noqa: B018 - names are parsed lazily too (fuzz: bad issuer tag)
     except ValueError as exc:
         raise InputError(Reason.CERT_MALFORMED, f"{what} is not a valid DER X.509 certificate ({exc})") from exc
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm and friends too
@@ -234,10 +234,7 @@ def _parse_content(
     payload = env.bytes("payload")
     payload_type = env.str("payloadType")
     if payload_type == "application/vnd.in-toto+json":
-        try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(Reason.BUNDLE_DSSE_PAYLOAD, "dsseEnvelope payload is not an in-toto JSON statement") from exc
+        load_json(payload, what="dsseEnvelope payload (an in-toto JSON statement)", reason=Reason.BUNDLE_DSSE_PAYLOAD)
     sigs = env.objs("signatures", ("sig", "keyid"))
     if len(sigs) != 1:
         raise InputError(

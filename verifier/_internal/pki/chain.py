@@ -19,10 +19,17 @@ from functools import lru_cache
 from typing import NamedTuple, Optional
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from verifier._internal.pki.profile import ca_problem, is_ca, subject, unknown_critical_extensions
+from verifier._internal.pki.profile import (
+    MALFORMED_EXTENSION_ERRORS,
+    ca_problem,
+    is_ca,
+    issuer,
+    subject,
+    unknown_critical_extensions,
+)
 from verifier._internal.timefmt import iso
 from verifier._internal.trustroot.model import CertificateAuthority
 from verifier.errors import Reason, VerificationError
@@ -62,7 +69,7 @@ def _link_problem(cert: x509.Certificate, issuer: x509.Certificate) -> Optional[
     """Why `issuer` did not sign `cert` (the anchor is its own issuer), else None."""
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature) as exc:
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
         return f"{subject(cert)} is not signed by {subject(issuer)} ({exc or type(exc).__name__})"
     return None
 
@@ -73,7 +80,12 @@ def check_leaf_profile(leaf: x509.Certificate) -> None:
     Raises:
         VerificationError: cert.key_usage, cert.ext_key_usage, cert.chain_invalid.
     """
-    exts = leaf.extensions
+    try:
+        exts = leaf.extensions
+    except MALFORMED_EXTENSION_ERRORS as exc:  # parsed lazily (fuzz: a malformed or duplicated extension)
+        raise VerificationError(
+            Reason.CERT_CHAIN_INVALID, f"signing certificate has malformed extensions ({exc})", check=_CHECK
+        ) from exc
     if is_ca(leaf):
         raise VerificationError(Reason.CERT_CHAIN_INVALID, "signing certificate is a CA certificate", check=_CHECK)
     try:
@@ -130,7 +142,7 @@ def _issue_problem(leaf: x509.Certificate, chain: _CaChain, at: datetime) -> Opt
         return f"{subject(expired[0])} not valid at {iso(at)}"
     try:
         leaf.verify_directly_issued_by(chain.certs[0])
-    except (ValueError, TypeError, InvalidSignature) as exc:
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
         return f"not issued by {subject(chain.certs[0])} ({exc or 'bad signature'})"
     return None
 
@@ -164,7 +176,7 @@ def verify_chain_at(
         context={
             "time": iso(at),
             "certificate_valid": f"{iso(leaf.not_valid_before_utc)} .. {iso(leaf.not_valid_after_utc)}",
-            "issuer": leaf.issuer.rfc4514_string(),
+            "issuer": issuer(leaf),
             "authorities_valid_at_time": len(candidates),
             "failures": failures[:4],
         },

@@ -62,6 +62,14 @@ def subject(cert: x509.Certificate) -> str:
         return "<unprintable subject>"
 
 
+def issuer(cert: x509.Certificate) -> str:
+    """RFC 4514 issuer of `cert`, or a placeholder when it cannot be rendered."""
+    try:
+        return cert.issuer.rfc4514_string()
+    except Exception:  # a hostile name must not turn a rejection into a crash
+        return "<unprintable issuer>"
+
+
 def basic_constraints(cert: x509.Certificate) -> Optional[x509.BasicConstraints]:
     """The basicConstraints value of `cert`, None when absent.
 

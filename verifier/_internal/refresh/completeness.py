@@ -14,14 +14,14 @@ follows is what accepts or refuses. Caps come from `limits.py`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from verifier._internal.encoding import load_json
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier._internal.refresh.media import TRUSTED_ROOT_TARGET, MediaSource, check_relpath
-from verifier.errors import TrustRootError
+from verifier.errors import AirsealError, TrustRootError
 
 PACK_MANIFEST = "MANIFEST.json"
 """The pack's list of files and their sha256 (written by pack.py)."""
@@ -43,8 +43,8 @@ def _peek(source: MediaSource, rel: str, limits: Limits) -> dict[str, Any] | Non
     """The `signed` part of a metadata file, parsed without trusting it; None if unreadable."""
     try:
         data = source.read(rel, limits.max_media_peek_bytes)
-        obj = json.loads(data) if data is not None else None
-    except (TrustRootError, ValueError):
+        obj = load_json(data, what=rel, error=TrustRootError) if data is not None else None
+    except AirsealError:
         # an unreadable file is reported by the TUF run, with the reason TUF gives
         return None
     signed = obj.get("signed") if isinstance(obj, dict) else None
@@ -151,8 +151,8 @@ def _peek_manifest(source: MediaSource, limits: Limits) -> dict[str, dict[str, A
     """The manifest's files with safe names; empty when there is no (readable) manifest."""
     try:
         data = source.read(PACK_MANIFEST, limits.max_pack_manifest_bytes)
-        obj = json.loads(data) if data is not None else None
-    except (TrustRootError, ValueError):
+        obj = load_json(data, what=PACK_MANIFEST, error=TrustRootError) if data is not None else None
+    except AirsealError:
         return {}
     files = obj.get("files") if isinstance(obj, dict) else None
     if not isinstance(files, dict):

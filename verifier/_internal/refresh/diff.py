@@ -11,8 +11,10 @@ raise: it only describes a change that has already been accepted.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
+
+from verifier._internal.encoding import load_json
+from verifier.errors import AirsealError, TrustRootError
 
 _GROUPS = (
     ("tlogs", "tlog"),
@@ -76,9 +78,9 @@ def diff_trusted_roots(old: bytes | None, new: bytes) -> list[str]:
         one line saying they are not comparable.
     """
     try:
-        new_doc = json.loads(new)
-        old_doc = json.loads(old) if old is not None else {}
-    except ValueError:
+        new_doc = load_json(new, what="trusted root", error=TrustRootError)
+        old_doc = load_json(old, what="trusted root", error=TrustRootError) if old is not None else {}
+    except AirsealError:
         return ["trusted_root.json changed (not comparable as JSON)"]
     if not isinstance(new_doc, dict) or not isinstance(old_doc, dict):
         return ["trusted_root.json changed (not comparable as JSON)"]

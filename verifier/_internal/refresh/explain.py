@@ -272,6 +272,20 @@ def _explain_expired(exc: Exception, ctx: RefreshContext) -> TrustRootError:
         if ctx.source_kind == "media"
         else "the repository serves expired metadata (stalled, or a freeze attack); try later or another mirror"
     )
+    if role == "root" and isinstance(version, int) and f"{version}.root.json" not in ctx.recorder.bodies:
+        # The source served no root at or above this version: the expired root is the one the
+        # store already trusted (shipped with airseal, or from an earlier refresh), not the source's.
+        whose = "from an earlier refresh" if ctx.previous is not None else "the one it started from"
+        return TrustRootError(
+            Reason.TUF_EXPIRED,
+            f"trust {ctx.name!r}'s own root v{version} ({whose}) expired on {_when(signed)}, and"
+            f" {ctx.source_desc} carries no newer root (no {version + 1}.root.json); expiry was judged at"
+            f" {judged}{floor_note} with a grace period of {ctx.grace_days} days: the"
+            f" {'media' if ctx.source_kind == 'media' else 'repository'} must carry root v{version + 1} or later"
+            " (export it from an up-to-date machine), or ask the site to allow a grace period",
+            context={"role": "root", "version": version, "expires": _when(signed), "reference_time": judged,
+                     "source_newest_root": "none newer than the store's"},
+        )
     return TrustRootError(
         Reason.TUF_EXPIRED,
         f"{role} v{version} from {ctx.source_desc} expired on {_when(signed)}; expiry was judged at"

@@ -22,6 +22,7 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier.errors import Reason, TrustRootError
@@ -189,17 +190,36 @@ def read_pack(path: Path, limits: Limits = DEFAULT_LIMITS) -> PackSource:
         raise TrustRootError(
             Reason.TUF_OVERSIZED, f"{path} is {size} bytes; packs are capped at {limits.max_pack_bytes}"
         )
+    if not path.is_file():
+        raise TrustRootError(Reason.TUF_FETCH_FAILED, f"{path} is not a regular file: give a pack or a directory")
+    return _read_tar(lambda: tarfile.open(path, mode="r:*"), path, limits)
+
+
+def read_pack_bytes(data: bytes, label: str = "pack", limits: Limits = DEFAULT_LIMITS) -> PackSource:
+    """`read_pack` on bytes already in memory (same checks; the fuzzing harness uses it)."""
+    import io
+
+    if len(data) > limits.max_pack_bytes:
+        raise TrustRootError(Reason.TUF_OVERSIZED, f"{label} is larger than the pack cap of {limits.max_pack_bytes} bytes")
+    return _read_tar(lambda: tarfile.open(fileobj=io.BytesIO(data), mode="r:*"), Path(label), limits)
+
+
+def _read_tar(opener: Any, path: Path, limits: Limits) -> PackSource:
     files: dict[str, bytes] = {}
     try:
-        with tarfile.open(path, mode="r:*") as tar:
+        with opener() as tar:
             total = 0
             for count, member in enumerate(tar, start=1):
                 if count > limits.max_pack_members:
                     raise _unsafe(f"{path} has more than {limits.max_pack_members} members")
                 total = _read_member(tar, member, path, limits, files, total)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+    except (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, UnicodeError) as exc:
+        # tarfile's own text lists every compression it tried; the cause keeps it for -v
+        detail = "it is damaged or truncated" if files else "it is not a tar archive (plain, gzip, bzip2 or xz)"
         raise TrustRootError(
-            Reason.TUF_FETCH_FAILED, f"{path} is not a readable pack (tar.gz): {exc}"
+            Reason.TUF_FETCH_FAILED,
+            f"{path} is not a readable trust pack: {detail}; give a .tar.gz made by `airseal trust export`,"
+            " or a directory (a TUF repository or mirror)",
         ) from exc
     return PackSource(_strip_single_top_dir(files), str(path))
 

@@ -9,6 +9,7 @@ import binascii
 import re
 
 from verifier._internal.crypto import verify_log_signature
+from verifier._internal.encoding import MAX_INT64_DIGITS, shorten
 from verifier.errors import Reason, VerificationError
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier._internal.trustroot.model import TransparencyLog
@@ -43,6 +44,11 @@ def _note_error(why: str) -> VerificationError:
 def parse_signed_note(envelope: str, limits: Limits = DEFAULT_LIMITS) -> SignedNote:
     if any((ord(c) < 0x20 and c != "\n") or ord(c) == 0x7F for c in envelope):
         raise _note_error("control characters")
+    if not envelope.isascii():
+        try:
+            envelope.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _note_error("a lone surrogate (not UTF-8 text)") from exc
     split = envelope.rfind("\n\n")
     if split < 0:
         raise _note_error("no blank line between text and signatures")
@@ -75,7 +81,10 @@ def parse_checkpoint_body(text: bytes) -> CheckpointBody:
     def bad(why: str) -> VerificationError:
         return VerificationError(Reason.TLOG_CHECKPOINT_MALFORMED, f"checkpoint is malformed: {why}", check=_CHECK)
 
-    lines = text.decode("utf-8").split("\n")
+    try:
+        lines = text.decode("utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise bad("not UTF-8 text") from exc
     if lines and lines[-1] == "":
         lines = lines[:-1]
     if len(lines) < 3:
@@ -83,8 +92,8 @@ def parse_checkpoint_body(text: bytes) -> CheckpointBody:
     origin, size_text, root_b64 = lines[0], lines[1], lines[2]
     if not origin:
         raise bad("empty origin line")
-    if not _SIZE_RE.match(size_text):
-        raise bad(f"tree size {size_text!r} is not a decimal number")
+    if len(size_text) > MAX_INT64_DIGITS or not _SIZE_RE.match(size_text):
+        raise bad(f"tree size {shorten(size_text, 40)!r} is not a decimal number below 2**63")
     try:
         root = base64.b64decode(root_b64, validate=True)
     except (binascii.Error, ValueError) as exc:

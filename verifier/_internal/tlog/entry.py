@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Optional, TypeVar, Union
 
@@ -20,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from verifier._internal.algorithms import ENUM_FROM_HASH, hashedrekord_v2_key_details, message_hash_names
 from verifier._internal.bundle.model import DsseEnvelope, MessageSignature, TlogEntry
 from verifier._internal.crypto import verify_log_signature
-from verifier._internal.encoding import canonical_json, pae
+from verifier._internal.encoding import canonical_json, load_json, pae
 from verifier._internal.keyio import Encoding, load_pem_public_key, spki_der
 from verifier._internal.trustroot.model import TransparencyLog
 from verifier.errors import Reason, VerificationError
@@ -44,9 +43,9 @@ def _mismatch(what: str, **context: Any) -> VerificationError:
 
 def parse_body(entry: TlogEntry) -> dict[str, Any]:
     try:
-        body = json.loads(entry.canonicalized_body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _mismatch("canonicalizedBody is not JSON") from exc
+        body = load_json(entry.canonicalized_body, what="canonicalizedBody", error=VerificationError)
+    except VerificationError as exc:
+        raise _mismatch(f"canonicalizedBody is not strict JSON ({exc.detail})") from exc
     if not isinstance(body, dict):
         raise _mismatch("canonicalizedBody is not a JSON object")
     if body.get("kind") != entry.kind or body.get("apiVersion") != entry.version:
@@ -94,7 +93,7 @@ def _pem_matches(pem: bytes, material: SigningMaterial) -> bool:
             return material.certificate_der is not None and der == material.certificate_der
         spki = spki_der(load_pem_public_key(pem))
         return material.certificate_der is None and spki == material.spki_der
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, x509.InvalidVersion):
         return False
 
 

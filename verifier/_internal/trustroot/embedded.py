@@ -10,10 +10,10 @@ Read-only and cheap: no tuf, no network, no writes. Used on the verify path.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 
-from verifier.errors import Reason, TrustRootError
+from verifier._internal.encoding import load_json
+from verifier.errors import AirsealError, Reason, TrustRootError
 
 BUILTIN_TRUSTS: dict[str, str] = {
     "public-good": "https://tuf-repo-cdn.sigstore.dev",
@@ -94,8 +94,10 @@ def embedded_snapshot_date(name: str) -> _dt.date:
 def _newest_validity_start(data: bytes) -> _dt.date:
     newest = _dt.date(1970, 1, 1)
     try:
-        doc = json.loads(data)
-    except ValueError:
+        doc = load_json(data, what="trusted root")
+    except AirsealError:
+        return newest
+    if not isinstance(doc, dict):
         return newest
     groups = ("tlogs", "ctlogs", "certificateAuthorities", "timestampAuthorities")
     for group in groups:

@@ -8,7 +8,7 @@ Layout (see docs/trust.md)::
     $AIRSEAL_HOME/trust/
       .<name>.lock                 held while a refresh of <name> runs
       <name>/
-        config.json                url, grace_days, stale_warning_days (optional for built-ins)
+        config.json                url, grace_days, stale_warning_days, max_age_days (optional for built-ins)
         bootstrap.root.json        the TUF root given to `trust init` (built-ins use the shipped one)
         CURRENT                    one line: the state directory in use (the atomic pointer)
         state-000007/
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from verifier._internal.atomic import atomic_file, fsync_dir
+from verifier._internal.encoding import load_json
 from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.timefmt import iso, parse_rfc3339
 from verifier._internal.trustroot.embedded import (
@@ -117,12 +118,15 @@ class TrustConfig(NamedTuple):
     """`verify` warns when the last refresh is older than this many days."""
     warnings: tuple[str, ...] = ()
     """Problems found while reading the file (e.g. a grace period above the cap)."""
+    max_age_days: int | None = None
+    """`verify` refuses (trustroot.stale) a trust last refreshed longer ago than this; None: only warn."""
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
             "url": self.url,
             "grace_days": self.grace_days,
             "stale_warning_days": self.stale_warning_days,
+            "max_age_days": self.max_age_days,
         }
 
 
@@ -197,12 +201,13 @@ def load_config(name: str) -> TrustConfig:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{path}: url must be a non-empty string")
     grace = _int_setting(raw, "grace_days", DEFAULT_GRACE_DAYS, path)
     stale = _int_setting(raw, "stale_warning_days", DEFAULT_STALE_WARNING_DAYS, path)
+    max_age = None if raw.get("max_age_days") is None else _int_setting(raw, "max_age_days", 0, path)
     warnings: list[str] = []
     cap = DEFAULT_LIMITS.max_grace_days
     if grace > cap:
         warnings.append(f"trust {name!r}: grace_days {grace} is above the cap; using {cap}")
         grace = cap
-    return TrustConfig(url=url, grace_days=grace, stale_warning_days=stale, warnings=tuple(warnings))
+    return TrustConfig(url=url, grace_days=grace, stale_warning_days=stale, warnings=tuple(warnings), max_age_days=max_age)
 
 
 def save_config(name: str, config: TrustConfig) -> None:
@@ -219,6 +224,8 @@ def save_config(name: str, config: TrustConfig) -> None:
         )
     if config.stale_warning_days < 0:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, "stale-warning days must be >= 0")
+    if config.max_age_days is not None and config.max_age_days < 0:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, "max-age days must be >= 0")
     tdir = trust_dir(name)
     _guard_os(lambda: tdir.mkdir(parents=True, exist_ok=True), tdir)
     data = json.dumps(config.to_json_dict(), indent=2, sort_keys=True).encode() + b"\n"
@@ -358,9 +365,9 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     if len(data) > cap:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is too large")
     try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is not JSON: {exc}") from exc
+        obj = load_json(data, what=f"{what} {path}", reason=Reason.TRUST_STORE_ERROR, error=TrustRootError)
+    except InputError as exc:  # too many values
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, exc.detail) from exc
     if not isinstance(obj, dict):
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"{what} {path} is not a JSON object")
     return obj
@@ -384,15 +391,22 @@ def _utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
-def resolve_trusted_root(name: str, *, now: _dt.datetime | None = None) -> ResolvedTrust:
+def resolve_trusted_root(
+    name: str, *, now: _dt.datetime | None = None, max_age_days: int | None = None
+) -> ResolvedTrust:
     """Return the trusted_root.json for trust `name`.
 
     The store's verified copy when there is one; before any refresh, for a built-in trust, the
     snapshot shipped with airseal (with a warning giving its date).
 
+    `max_age_days` (`verify --max-trust-age`; default: the trust's `max_age_days` setting)
+    turns the stale warning into a refusal: a trust refreshed longer ago than that, or a
+    shipped snapshot dated longer ago, is `trustroot.stale`.
+
     Raises:
         TrustRootError: `trustroot.unknown_trust` (no such trust), `trustroot.not_found`
-            (a private trust never refreshed), `trustroot.store_error` (damaged store).
+            (a private trust never refreshed), `trustroot.store_error` (damaged store),
+            `trustroot.stale` (older than the maximum age).
     """
     now = now or _utcnow()
     if now.tzinfo is None:
@@ -400,6 +414,7 @@ def resolve_trusted_root(name: str, *, now: _dt.datetime | None = None) -> Resol
     require_trust(name)
     config = load_config(name)
     warnings = list(config.warnings)
+    max_age = config.max_age_days if max_age_days is None else max_age_days
     state = current_state(name)
     if state is None:
         if not is_builtin(name):
@@ -409,6 +424,15 @@ def resolve_trusted_root(name: str, *, now: _dt.datetime | None = None) -> Resol
                 f" or `airseal trust import {name} SOURCE`",
             )
         dated = embedded_snapshot_date(name).isoformat()
+        snapshot_age = now.date() - embedded_snapshot_date(name)
+        if max_age is not None and snapshot_age > _dt.timedelta(days=max_age):
+            raise TrustRootError(
+                Reason.TRUSTROOT_STALE,
+                f"trust {name!r} has never been refreshed and its shipped snapshot is {snapshot_age.days} days"
+                f" old (dated {dated}; at most {max_age} days allowed): refresh it with `airseal trust update"
+                f" {name}` or `airseal trust import {name} SOURCE`",
+                context={"snapshot_date": dated, "max_age_days": max_age},
+            )
         warnings.append(
             f"no refreshed trust for {name!r}; using the snapshot shipped with airseal"
             f" (dated {dated}); refresh it with `airseal trust update {name}`"
@@ -417,6 +441,13 @@ def resolve_trusted_root(name: str, *, now: _dt.datetime | None = None) -> Resol
         return ResolvedTrust(embedded_trusted_root_bytes(name), "embedded", tuple(warnings))
     data = read_verified_trusted_root(state)
     age = now - state.refreshed_at
+    if max_age is not None and age > _dt.timedelta(days=max_age):
+        raise TrustRootError(
+            Reason.TRUSTROOT_STALE,
+            f"trust {name!r} was last refreshed {age.days} days ago ({iso(state.refreshed_at)}; at most"
+            f" {max_age} days allowed): refresh it with `airseal trust update {name}` or import fresh media",
+            context={"refreshed_at": iso(state.refreshed_at), "max_age_days": max_age},
+        )
     if age > _dt.timedelta(days=config.stale_warning_days):
         warnings.append(
             f"trust {name!r} was last refreshed {age.days} days ago"
@@ -608,6 +639,7 @@ def describe_trust(name: str, *, now: _dt.datetime | None = None) -> dict[str, A
         "url": config.url,
         "grace_days": config.grace_days,
         "stale_warning_days": config.stale_warning_days,
+        "max_age_days": config.max_age_days,
     }
     if state is None:
         info.update(_describe_unrefreshed(name))
