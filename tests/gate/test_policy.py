@@ -10,7 +10,8 @@ import pytest
 
 from tests.gate.conftest import run_gate
 from tests.gate.tree import Tree, virtual_sigstore
-from verifier._internal.gate.evidence import evidence_base, load_evidence, looks_like_evidence, register_format
+from verifier._internal.evidence import load_evidence
+from verifier._internal.gate.evidence import evidence_base, looks_like_evidence
 from verifier._internal.gate.policy import RuleMatcher, compile_glob, load_policy
 from verifier.errors import InputError, Reason
 
@@ -147,30 +148,17 @@ def test_evidence_names() -> None:
     assert not looks_like_evidence("plain.attestation") and not looks_like_evidence("app.whl")
 
 
-def test_evidence_seam_plain_bundle_and_an_added_format() -> None:
+def test_the_gate_reads_evidence_through_the_shared_seam() -> None:
+    """One seam for `verify --bundle` and the gate: a plain bundle, and GitHub JSON Lines."""
     vs = virtual_sigstore()
     bundle = json.dumps(vs.sign_artifact(b"x")).encode()
-    [(fmt, parsed)] = load_evidence(bundle)
-    assert fmt == "sigstore-bundle" and parsed.media_type
-    with pytest.raises(InputError) as info:
+    [found] = load_evidence(bundle)
+    assert found.format == "sigstore-bundle" and found.bundle.media_type
+    with pytest.raises(InputError):
         load_evidence(b"hello")
-    assert info.value.reason is Reason.BUNDLE_MALFORMED_JSON
-
-    def two_lines(data: bytes, limits: object) -> list | None:
-        if not data.startswith(b"#two\n"):
-            return None
-        from verifier._internal.bundle.parse import load_bundle
-
-        return [load_bundle(line) for line in data.splitlines()[1:]]
-
-    register_format("test-two-lines", two_lines, before="sigstore-bundle")
-    try:
-        found = load_evidence(b"#two\n" + bundle + b"\n" + bundle)
-        assert [f for f, _ in found] == ["test-two-lines", "test-two-lines"]
-    finally:
-        from verifier._internal.gate import evidence
-
-        evidence._ADAPTERS[:] = [a for a in evidence._ADAPTERS if a[0] != "test-two-lines"]
+    lines = load_evidence(bundle + b"\n" + bundle + b"\n")
+    assert [f.format for f in lines] == ["github-attestations-jsonl"] * 2
+    assert [f.location for f in lines] == ["line 1", "line 2"]
 
 
 def test_the_documented_policy_is_valid_toml_with_known_keys() -> None:

@@ -54,8 +54,6 @@ class Limits:
     gate_max_keys_per_rule: int = 64
     gate_max_evidence_per_artifact: int = 16
     """Evidence files paired with one artifact by name (F.sigstore.json, F.bundle, ...)."""
-    gate_max_bundles_per_evidence: int = 1024
-    """Bundles in one evidence file (formats that carry several, e.g. JSON Lines)."""
     gate_max_attested_subjects: int = 1_000_000
     """Subjects of unpaired DSSE attestations the gate indexes by path: the one structure that
     grows with the tree (about 200 bytes each); past it the gate stops with input.too_large."""

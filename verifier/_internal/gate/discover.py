@@ -30,7 +30,8 @@ from typing import NamedTuple, Optional, Union
 
 from verifier._internal import intoto
 from verifier._internal.bundle.model import DsseEnvelope
-from verifier._internal.gate.evidence import evidence_base, load_evidence, looks_like_evidence
+from verifier._internal.evidence import load_evidence
+from verifier._internal.gate.evidence import evidence_base, looks_like_evidence
 from verifier._internal.gate.policy import RuleMatcher
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier.errors import AirsealError, InputError, Reason
@@ -281,7 +282,8 @@ def _classify_candidate(
     except AirsealError:
         return "artifact"
     named = False
-    for bundle_i, (fmt, bundle) in enumerate(bundles):
+    for bundle_i, found in enumerate(bundles):
+        fmt, bundle = found.format, found.bundle
         content = bundle.content
         if not isinstance(content, DsseEnvelope) or content.payload_type != intoto.PAYLOAD_TYPE:
             continue

@@ -26,8 +26,8 @@ from typing import Any, NamedTuple, Optional
 
 from verifier._internal.artifact import ArtifactInput, hash_fd
 from verifier._internal.bundle.model import Bundle, CertificateMaterial
+from verifier._internal.evidence import Evidence, load_evidence
 from verifier._internal.gate.discover import OPEN_FLAGS, Item, read_regular
-from verifier._internal.gate.evidence import load_evidence
 from verifier._internal.gate.policy import Rule
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier._internal.policy import TrustedKey, VerificationPolicy, load_pem_public_key
@@ -106,12 +106,25 @@ def _fd_path(fd: int, path: str) -> str:
 # --- verification under a rule ----------------------------------------------------------------
 
 
-def verify_with_rule(bundle: Bundle, compiled: _CompiledRule, artifact: ArtifactInput) -> VerificationResult:
+def verify_with_rule(
+    bundle: Bundle,
+    compiled: _CompiledRule,
+    artifact: ArtifactInput,
+    evidence: Optional[Evidence] = None,
+    artifact_name: Optional[str] = None,
+) -> VerificationResult:
     """Verify under each of the rule's trusted roots and keys; the first success wins.
 
     Keys whose id matches the bundle's key hint are tried first, so a failure reports the
-    key the signer named. Raises the first attempt's error when none verifies.
+    key the signer named. What the evidence's format claims (an npm wrapper's predicate type,
+    a PEP 740 subject's file name) must hold too, as for `airseal verify`. Raises the first
+    attempt's error when none verifies.
     """
+    predicate_type = evidence.expected_predicate_type if evidence is not None else None
+    subject_name, subject_name_form = None, "exact"
+    if evidence is not None and evidence.subject_name_form is not None:
+        # `artifact.path` may be the descriptor's /proc path: the name comes from the tree.
+        subject_name, subject_name_form = artifact_name, evidence.subject_name_form
     rule = compiled.rule
     needs_root = isinstance(bundle.material, CertificateMaterial) or bundle.tlog_entries or bundle.rfc3161_timestamps
     roots: Sequence[TrustedRoot] = compiled.roots if needs_root and compiled.roots else (_EMPTY_ROOT,)
@@ -130,6 +143,9 @@ def verify_with_rule(bundle: Bundle, compiled: _CompiledRule, artifact: Artifact
                 min_tlog_entries=rule.min_tlog_entries,
                 min_timestamps=rule.min_timestamps,
                 min_scts=rule.min_scts,
+                predicate_type=predicate_type,
+                subject_name=subject_name,
+                subject_name_form=subject_name_form,
             )
             try:
                 return verify_bundle(bundle, root, artifact, policy)
@@ -150,8 +166,9 @@ def verify_attestation(abspath: str, bundle_index: int, rule_position: int, prob
     limits: Limits = _state()["limits"]
     try:
         bundles = load_evidence(read_regular(abspath, limits.max_bundle_bytes), limits)
-        _fmt, bundle = bundles[bundle_index]
-        result = verify_with_rule(bundle, compiled, ArtifactInput(given_digest=("sha256", bytes.fromhex(probe_sha256))))
+        found = bundles[bundle_index]
+        probe = ArtifactInput(given_digest=("sha256", bytes.fromhex(probe_sha256)))
+        result = verify_with_rule(found.bundle, compiled, probe, found._replace(subject_name_form=None))
     except (AirsealError, IndexError) as err:
         if isinstance(err, IndexError):
             err = VerificationError(Reason.BUNDLE_MISSING_MATERIAL, "the attestation changed during the run")
@@ -264,9 +281,12 @@ def _judge_open(item: Item, fd: int, path: str, row: dict[str, Any], verdicts: t
         except AirsealError as err:
             failures.append((ev_rel, None, err))
             continue
-        for fmt, bundle in bundles:
+        for found in bundles:
+            fmt, bundle = found.format, found.bundle
             try:
-                result = verify_with_rule(bundle, compiled, ArtifactInput(path=path))
+                result = verify_with_rule(
+                    bundle, compiled, ArtifactInput(path=path), found, os.path.basename(item.abspath)
+                )
             except AirsealError as err:
                 failures.append((ev_rel, fmt, err))
                 continue
