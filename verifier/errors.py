@@ -8,7 +8,8 @@ never rename or remove one that airseal has raised.
 from __future__ import annotations
 
 import enum
-from typing import Any, Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 
 class Reason(str, enum.Enum):
@@ -118,7 +119,7 @@ class Reason(str, enum.Enum):
 
     # --- token (exit 5) ---
     HSM_LIBRARY_NOT_FOUND = "hsm.library_not_found"
-    HSM_TOKEN_NOT_FOUND = "hsm.token_not_found"
+    HSM_TOKEN_NOT_FOUND = "hsm.token_not_found"  # noqa: S105 - a reason code, not a secret
     HSM_PIN_INCORRECT = "hsm.pin_incorrect"
     HSM_PIN_MISSING = "hsm.pin_missing"
     HSM_KEY_NOT_FOUND = "hsm.key_not_found"

@@ -8,11 +8,12 @@ keeps the two parsers in step. Never opens a socket.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
+from verifier._internal.limits import DEFAULT_LIMITS
 from verifier.cli.common import UsageProblem, causes, echo, echo_causes, emit_json, jsonable, run_guarded, warn
 from verifier.errors import Reason, VerificationError
-from verifier._internal.limits import DEFAULT_LIMITS
 
 if TYPE_CHECKING:
     from verifier._internal.trustroot.model import TrustedRoot

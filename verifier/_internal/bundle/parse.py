@@ -7,7 +7,6 @@ from typing import Union
 from cryptography import x509
 
 from verifier._internal.algorithms import HASH_FROM_ENUM
-from verifier._internal.encoding import Obj, decode_b64, load_json, load_json_object, shorten, size_text
 from verifier._internal.bundle.model import (
     MEDIA_TYPES,
     Bundle,
@@ -19,9 +18,9 @@ from verifier._internal.bundle.model import (
     PublicKeyMaterial,
     TlogEntry,
 )
-from verifier.errors import InputError, Reason
+from verifier._internal.encoding import Obj, decode_b64, load_json, load_json_object, shorten, size_text
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
-
+from verifier.errors import InputError, Reason
 
 
 def load_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:

@@ -5,7 +5,8 @@ the gate's Verification Summary Attestation uses. One composition of `sign_pae`,
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from verifier._internal import intoto
 from verifier._internal.bundle import build

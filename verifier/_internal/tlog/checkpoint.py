@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import base64
 import binascii
 import re
+from typing import NamedTuple
 
 from verifier._internal.crypto import verify_log_signature
 from verifier._internal.encoding import MAX_INT64_DIGITS, shorten
-from verifier.errors import Reason, VerificationError
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier._internal.trustroot.model import TransparencyLog
+from verifier.errors import Reason, VerificationError
 
 _CHECK = "tlog.checkpoint"
 _SIZE_RE = re.compile(r"\A(?:0|[1-9][0-9]*)\Z")
