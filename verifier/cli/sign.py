@@ -394,6 +394,7 @@ def _attest(
     from verifier._internal import atomic, intoto
     from verifier._internal.bundle import build
     from verifier._internal.signing import sign
+    from verifier._internal.signing.statement import sign_statement
 
     if not _is_absolute_uri(predicate_type):
         raise click.UsageError(
@@ -407,17 +408,15 @@ def _attest(
     signer = open_signer(parse_key_uri(key_uri), rsa_pss=rsa_pss, warn=warn)
     payload = intoto.build_statement(artifact.name, digest.digest.hex(), predicate_type, predicate)
     services = _services(args, signer, dsse=True)
-    signature = sign.sign_pae(signer, intoto.PAYLOAD_TYPE, payload)
-    entries: list[Any] = []
-    timestamps: list[bytes] = []
+    evidence = None
     if services is not None:
         from verifier._internal.signing.pipeline import dsse_evidence
 
-        entries, timestamps = dsse_evidence(services, payload, intoto.PAYLOAD_TYPE, signature)
-    material = build.verification_material(
-        key_hint=key_hint(signer.public_key()), rfc3161_responses=timestamps, tlog_entries=entries
-    )
-    data = build.dump_bundle_json(build.dsse_bundle(payload, intoto.PAYLOAD_TYPE, signature, material))
+        def evidence(signature: bytes) -> tuple[list[Any], list[bytes]]:
+            return dsse_evidence(services, payload, intoto.PAYLOAD_TYPE, signature)
+
+    bundle = sign_statement(signer, payload, key_hint=key_hint(signer.public_key()), evidence=evidence)
+    data = build.dump_bundle_json(bundle)
     if services is not None:
         from verifier._internal.artifact import ArtifactInput
         from verifier._internal.signing.pipeline import verify_before_write

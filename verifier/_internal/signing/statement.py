@@ -19,17 +19,20 @@ def sign_statement(
     *,
     key_hint: Optional[str] = None,
     certificate_der: Optional[bytes] = None,
-    timestamps: Optional[Callable[[bytes], Optional[list[bytes]]]] = None,
+    evidence: Optional[Callable[[bytes], tuple[list[dict[str, Any]], list[bytes]]]] = None,
 ) -> dict[str, Any]:
     """The bundle (protobuf-JSON dict) of a DSSE envelope over `payload` (an in-toto Statement).
 
-    `timestamps(signature)` may return RFC 3161 responses over the signature.
+    `evidence(signature)` may return the transparency-log entries and RFC 3161 responses for
+    the signature (`attest --rekor-url/--tsa-url`); without it the bundle carries neither.
     """
     signature = sign_pae(signer, intoto.PAYLOAD_TYPE, payload)
+    entries, timestamps = evidence(signature) if evidence is not None else ([], [])
     material = build.verification_material(
         key_hint=key_hint,
         certificate_der=certificate_der,
-        rfc3161_responses=timestamps(signature) if timestamps is not None else None,
+        rfc3161_responses=timestamps or None,
+        tlog_entries=entries,
     )
     return build.dsse_bundle(payload, intoto.PAYLOAD_TYPE, signature, material)
 
