@@ -22,16 +22,9 @@ class _LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Ctrl-C, SIGTERM and a closed pipe anywhere in a subcommand end as `run_guarded` ends
         them (130/143, 141), not as click's "Aborted!" (exit 1) or its EPIPE exit 1."""
-        from verifier.cli.common import interrupted, is_pipe_closed, pipe_closed
+        from verifier.cli.common import exit_on_interrupt_or_closed_pipe
 
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt as exc:
-            interrupted(exc)
-        except OSError as exc:
-            if is_pipe_closed(exc):
-                pipe_closed()
-            raise
+        return exit_on_interrupt_or_closed_pipe(lambda: super(_LazyGroup, self).invoke(ctx))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_LAZY_COMMANDS)

@@ -187,30 +187,30 @@ def echo_causes(err: AirsealError, *, verbose: bool) -> None:
             echo(f"  caused by {text}", err=True)
 
 
-def run_guarded(body: Callable[[], T], *, as_json: bool = False, verbose: bool = False) -> T:
-    """Run a command body; map AirsealError to its exit code, a closed pipe to 141, Ctrl-C or
-    SIGTERM to 130/143, and anything else to 70. Every command runs its body through here."""
+def exit_on_interrupt_or_closed_pipe(body: Callable[[], T]) -> T:
+    """Run `body`; Ctrl-C or SIGTERM ends the process with 130/143 and a closed stdout with 141,
+    each quietly. The one place these exits are decided (command bodies, the click group, the
+    console script)."""
     try:
-        return _run_mapped(body, as_json=as_json, verbose=verbose)
+        return body()
     except KeyboardInterrupt as exc:
         interrupted(exc)
     except OSError as exc:
         if is_pipe_closed(exc):
             pipe_closed()
         raise
+
+
+def run_guarded(body: Callable[[], T], *, as_json: bool = False, verbose: bool = False) -> T:
+    """Run a command body; map AirsealError to its exit code, a closed pipe to 141, Ctrl-C or
+    SIGTERM to 130/143, and anything else to 70. Every command runs its body through here."""
+    return exit_on_interrupt_or_closed_pipe(lambda: _run_mapped(body, as_json=as_json, verbose=verbose))
 
 
 def guard_process(main: Callable[[], None]) -> None:
     """The console script's outer guard: signals, and a closed pipe outside any command body."""
     install_signal_handlers()
-    try:
-        main()
-    except KeyboardInterrupt as exc:
-        interrupted(exc)
-    except OSError as exc:
-        if is_pipe_closed(exc):
-            pipe_closed()
-        raise
+    exit_on_interrupt_or_closed_pipe(main)
 
 
 def _run_mapped(body: Callable[[], T], *, as_json: bool, verbose: bool) -> T:
