@@ -323,3 +323,36 @@ def test_dask_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@needs_dask
+@pytest.mark.slow
+@pytest.mark.loopback
+def test_dask_stream_answers_every_chunk_once_even_when_tasks_fail() -> None:
+    """The streaming loop: each chunk is answered exactly once, by its result or, when its task
+    fails for good (here: raises every time, so retries=1 does not help), as lost."""
+    import operator
+    import types
+
+    from distributed import Client, LocalCluster
+
+    from verifier._internal.gate.dask_engine import _stream
+
+    stop = types.SimpleNamespace(signum=None)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1") as cluster, \
+            Client(cluster) as client:
+        chunks = [[i, i + 1] for i in range(0, 40, 2)]
+        done: list[Any] = []
+        lost: list[Any] = []
+        why = _stream(client, operator.add, [0], iter(chunks), "t-ok", 3, stop,
+                      lambda c, a: done.append((c, a)), lambda c, w: lost.append((c, w)))
+        assert why is None and lost == []
+        assert sorted(c[0] for c, _ in done) == list(range(0, 40, 2))
+        assert all(a == [0, *c] for c, a in done)
+
+        done.clear()
+        why = _stream(client, operator.truediv, "x", iter(chunks), "t-fail", 3, stop,
+                      lambda c, a: done.append((c, a)), lambda c, w: lost.append((c, w)))
+        assert why is None and done == []
+        assert sorted(c[0] for c, _ in lost) == list(range(0, 40, 2))
+        assert all("TypeError" in w for _, w in lost)
