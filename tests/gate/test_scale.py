@@ -356,3 +356,26 @@ def test_dask_stream_answers_every_chunk_once_even_when_tasks_fail() -> None:
         assert why is None and done == []
         assert sorted(c[0] for c, _ in lost) == list(range(0, 40, 2))
         assert all("TypeError" in w for _, w in lost)
+
+
+def test_hash_fd_is_the_one_hasher(tmp_path: Path) -> None:
+    from verifier._internal.artifact import hash_fd, hash_file
+    from verifier._internal.limits import DEFAULT_LIMITS
+
+    data = os.urandom(2 * DEFAULT_LIMITS.hash_chunk_bytes + 5)
+    path = tmp_path / "a"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        got = hash_fd(fd, ("sha256", "sha512"))
+    finally:
+        os.close(fd)
+    assert got == {"sha256": hashlib.sha256(data).digest(), "sha512": hashlib.sha512(data).digest()}
+    assert hash_file(path, ("sha256",)) == {"sha256": hashlib.sha256(data).digest()}
+    read, write = os.pipe()  # a pipe (process substitution) is read as it comes
+    os.write(write, b"piped")
+    os.close(write)
+    try:
+        assert hash_fd(read, ("sha256",))["sha256"] == hashlib.sha256(b"piped").digest()
+    finally:
+        os.close(read)
