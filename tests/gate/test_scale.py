@@ -301,7 +301,13 @@ def test_dask_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
                     break
                 time.sleep(0.01)
             out, err = gate.communicate(timeout=300)
+            # tasks that were running on the killed worker: the scheduler marked them suspicious
+            # and ran them again elsewhere
+            suspicious = client.run_on_scheduler(
+                lambda dask_scheduler: sum(tp.suspicious for name, tp in dask_scheduler.task_prefixes.items()
+                                           if name.startswith("airseal-part")))
         assert killed is not None, "the run ended before a worker could be killed: make the tree bigger"
+        assert suspicious >= 1, "no partition was running on the killed worker"
         assert gate.returncode == 1, err  # the outcome tree's failures
         assert "Traceback" not in err
         lines = (report / "results.jsonl").read_text().splitlines()
@@ -314,7 +320,7 @@ def test_dask_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
             assert (row["verdict"], row["reason_code"]) in (want, ("fail", "gate.worker_lost")), row
         summary = read_summary(report)
         assert summary["complete"] is True and summary["total"] == len(expected)
-        print(f"killed {killed}; by_reason {summary['by_reason']}; stderr tail: {err[-300:]!r}")
+        print(f"killed {killed}; {suspicious} partition(s) rerun; by_reason {summary['by_reason']}")
     finally:
         for proc in reversed(procs):
             proc.send_signal(signal.SIGTERM)
@@ -323,3 +329,59 @@ def test_dask_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@needs_dask
+@pytest.mark.slow
+@pytest.mark.loopback
+def test_dask_stream_answers_every_chunk_once_even_when_tasks_fail() -> None:
+    """The streaming loop: each chunk is answered exactly once, by its result or, when its task
+    fails for good (here: raises every time, so retries=1 does not help), as lost."""
+    import operator
+    import types
+
+    from distributed import Client, LocalCluster
+
+    from verifier._internal.gate.dask_engine import _stream
+
+    stop = types.SimpleNamespace(signum=None)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1") as cluster, \
+            Client(cluster) as client:
+        chunks = [[i, i + 1] for i in range(0, 40, 2)]
+        done: list[Any] = []
+        lost: list[Any] = []
+        why = _stream(client, operator.add, [0], iter(chunks), "t-ok", 3, stop,
+                      lambda c, a: done.append((c, a)), lambda c, w: lost.append((c, w)))
+        assert why is None and lost == []
+        assert sorted(c[0] for c, _ in done) == list(range(0, 40, 2))
+        assert all(a == [0, *c] for c, a in done)
+
+        done.clear()
+        why = _stream(client, operator.truediv, "x", iter(chunks), "t-fail", 3, stop,
+                      lambda c, a: done.append((c, a)), lambda c, w: lost.append((c, w)))
+        assert why is None and done == []
+        assert sorted(c[0] for c, _ in lost) == list(range(0, 40, 2))
+        assert all("TypeError" in w for _, w in lost)
+
+
+def test_hash_fd_is_the_one_hasher(tmp_path: Path) -> None:
+    from verifier._internal.artifact import hash_fd, hash_file
+    from verifier._internal.limits import DEFAULT_LIMITS
+
+    data = os.urandom(2 * DEFAULT_LIMITS.hash_chunk_bytes + 5)
+    path = tmp_path / "a"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        got = hash_fd(fd, ("sha256", "sha512"))
+    finally:
+        os.close(fd)
+    assert got == {"sha256": hashlib.sha256(data).digest(), "sha512": hashlib.sha512(data).digest()}
+    assert hash_file(path, ("sha256",)) == {"sha256": hashlib.sha256(data).digest()}
+    read, write = os.pipe()  # a pipe (process substitution) is read as it comes
+    os.write(write, b"piped")
+    os.close(write)
+    try:
+        assert hash_fd(read, ("sha256",))["sha256"] == hashlib.sha256(b"piped").digest()
+    finally:
+        os.close(read)

@@ -1,7 +1,7 @@
 """The thing being verified or signed: a file (hashed streaming, constant memory) or a digest.
 
 One home for reading artifacts: verification, signing and the gate all hash through
-`hash_fd` (and `hash_file`, which opens a path and calls it), reading with `os.pread` on a raw
+`hash_fd` (and `hash_file`, which opens a path and calls it), reading with `os.read` on a raw
 descriptor (for the many small files of a batch this is about half the cost of a buffered file
 object) in chunks of `Limits.hash_chunk_bytes`, so memory stays constant whatever the file size.
 """
@@ -58,20 +58,18 @@ def _unreadable(path: str | os.PathLike[str], exc: OSError) -> InputError:
 
 
 def hash_fd(fd: int, names: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
-    """Hash what an open descriptor holds, from offset 0 (pread: the descriptor's own offset is
-    neither used nor moved), once with each named algorithm, a chunk at a time.
+    """Hash what an open descriptor yields from its current offset to the end (`os.read`, so
+    pipes work too: `<(...)`), once with each named algorithm, a chunk at a time.
 
     The one hasher: `hash_file` opens a path and calls this; the gate calls it on the
-    descriptor it opened with O_NOFOLLOW and checked with fstat.
+    descriptor it opened with O_NOFOLLOW and checked with fstat (rewound first).
 
     Raises:
         OSError: a read error (the caller names the file).
     """
     hashers = [(name, hashlib.new(name)) for name in set(names)]
     chunk = limits.hash_chunk_bytes
-    offset = 0
-    while data := os.pread(fd, chunk, offset):
-        offset += len(data)
+    while data := os.read(fd, chunk):
         for _, hasher in hashers:
             hasher.update(data)
     return {name: hasher.digest() for name, hasher in hashers}

@@ -254,6 +254,7 @@ def _sha256(fd: int) -> str:
     Raises: InputError(artifact.unreadable) on a read error.
     """
     try:
+        os.lseek(fd, 0, os.SEEK_SET)
         return hash_fd(fd, ("sha256",), _state()["limits"])["sha256"].hex()
     except OSError as exc:
         raise InputError(Reason.ARTIFACT_UNREADABLE, f"cannot read: {exc.strerror or exc}") from exc
