@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from verifier._internal.limits import DEFAULT_LIMITS
 from verifier.cli.common import given_once, parse_key_uri, run_guarded, warn
 
 
@@ -28,7 +29,9 @@ def _service_options(fn: Any) -> Any:
                      help="trusted_root.json of the log and TSA (a private deployment): each bundle is verified"
                           " against it before it is written."),
         click.option("--trust", "trust_name", metavar="NAME",
-                     help="Named trust from the store to verify each bundle against (default public-good)."),
+                     help="Named trust from the store: its TUF-verified signing config chooses the log and TSA"
+                          " (unless --rekor-url/--tsa-url/--signing-config), and each bundle is verified against"
+                          " its trusted root before it is written."),
     )):
         fn = decorator(fn)
     return fn
@@ -49,26 +52,53 @@ class _ServiceArgs:
             raise click.UsageError("give --trusted-root or --trust, not both")
 
 
+def _signing_config(args: _ServiceArgs) -> tuple[bytes, str] | None:
+    """(bytes, where from) of the signing config that chooses the services, or None.
+
+    `--signing-config FILE` wins; else, with `--trust NAME` and no `--rekor-url`/`--tsa-url`,
+    the trust's TUF-verified `signing_config.v0.2.json` (refreshed with the trusted root).
+    """
+    from verifier.errors import InputError, Reason
+
+    if args.signing_config is not None:
+        from verifier._internal.inputfile import read_input_file
+
+        data = read_input_file(
+            args.signing_config, what="signing config", reason=Reason.SIGNING_CONFIG_INVALID,
+            max_bytes=DEFAULT_LIMITS.max_trusted_root_bytes,
+        )
+        return data, str(args.signing_config)
+    if args.trust_name is None or args.rekor_url or args.tsa_url:
+        return None
+    from verifier._internal.trustroot import store
+
+    stored = store.read_verified_signing_config(store.current_state(store.check_name(args.trust_name)))
+    if stored is None:
+        raise InputError(
+            Reason.SIGNING_NO_SERVICE,
+            f"trust {args.trust_name!r} holds no signing config (its TUF repository ships none, or it was"
+            " never refreshed): name the services with --signing-config, or --rekor-url and --tsa-url",
+        )
+    return stored, f"the signing config of trust {args.trust_name!r}"
+
+
 def _plan_services(args: _ServiceArgs) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """(log clients, TSA URLs): explicit URLs win over the signing config for their kind."""
     from verifier._internal.signing import rekor_client
 
     logs: tuple[Any, ...] = ()
     tsas: tuple[str, ...] = ()
-    if args.signing_config is not None:
+    config = _signing_config(args)
+    if config is not None:
         from verifier._internal.signing.signing_config import load_signing_config, select_services
         from verifier.errors import InputError, Reason
 
-        try:
-            data = args.signing_config.read_bytes()
-        except OSError as exc:
-            raise InputError(Reason.SIGNING_CONFIG_INVALID,
-                             f"cannot read signing config {args.signing_config}: {exc.strerror or exc}") from exc
-        plan = select_services(load_signing_config(data, str(args.signing_config)), str(args.signing_config))
+        data, source = config
+        plan = select_services(load_signing_config(data, source), source)
         if not plan.logs and not plan.tsas:
             raise InputError(
                 Reason.SIGNING_NO_SERVICE,
-                f"{args.signing_config} lists no transparency log or TSA that is valid now with an API airseal"
+                f"{source} lists no transparency log or TSA that is valid now with an API airseal"
                 " speaks (Rekor v1/v2, TSA v1)",
             )
         logs = tuple(rekor_client.client_for(s.url, s.major_api_version) for s in plan.logs)
@@ -91,10 +121,11 @@ def _rekor_major(url: str) -> int:
 
 def _services(args: _ServiceArgs, signer: Any, *, dsse: bool) -> Any:
     """The Services of this run, or None when no log and no TSA is used (plain signing)."""
-    if not (args.rekor_url or args.tsa_url or args.signing_config):
-        if args.trusted_root is not None or args.trust_name is not None:
-            warn("--trusted-root/--trust verify log and TSA evidence; with no --rekor-url, --tsa-url or"
-                 " --signing-config there is none: the bundle is not logged")
+    # --trust NAME alone signs with the services of the trust's TUF-verified signing config.
+    if not (args.rekor_url or args.tsa_url or args.signing_config or args.trust_name):
+        if args.trusted_root is not None:
+            warn("--trusted-root verifies log and TSA evidence; with no --rekor-url, --tsa-url,"
+                 " --signing-config or --trust there is none: the bundle is not logged")
         return None  # plain signing: no service module is imported
     from verifier._internal.signing.pipeline import NotLoggable, Services, check_loggable
 

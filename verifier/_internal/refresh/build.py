@@ -21,7 +21,7 @@ from tuf.api import exceptions as tuf_exc
 from tuf.api.metadata import Metadata, Root, Signed, TargetFile
 from tuf.ngclient.fetcher import FetcherInterface
 
-from verifier._internal.refresh.media import TRUSTED_ROOT_TARGET
+from verifier._internal.refresh.media import SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET
 from verifier._internal.timefmt import iso
 from verifier._internal.trustroot import store
 from verifier._internal.trustroot.embedded import embedded_trusted_root_bytes
@@ -145,7 +145,19 @@ def state_fields(
         signed[role] = Metadata.from_bytes((mdir / f"{role}.json").read_bytes()).signed
     root = signed["root"]
     assert isinstance(root, Root)
+    targets = signed["targets"]
+    config_info = getattr(targets, "targets", {}).get(SIGNING_CONFIG_TARGET)
+    config_path = mdir.parent / "targets" / SIGNING_CONFIG_TARGET
+    config = (
+        {
+            "signing_config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest(),
+            "signing_config_target_hash": next(iter(config_info.hashes.values())),
+        }
+        if config_info is not None and config_path.is_file()
+        else {}
+    )
     return {
+        **config,
         "root_version": root.version,
         "timestamp_version": signed["timestamp"].version,
         "snapshot_version": signed["snapshot"].version,

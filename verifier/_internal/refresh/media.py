@@ -28,6 +28,8 @@ from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier.errors import Reason, TrustRootError
 
 TRUSTED_ROOT_TARGET = "trusted_root.json"
+SIGNING_CONFIG_TARGET = "signing_config.v0.2.json"
+"""Optional: the deployment's services for signing (Sigstore signing config v0.2), when listed."""
 """The one TUF target airseal asks a repository for."""
 _CHUNK = 64 * 1024
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from verifier._internal.atomic import atomic_file
 from verifier._internal.refresh.completeness import PACK_MANIFEST
-from verifier._internal.refresh.media import TRUSTED_ROOT_TARGET
+from verifier._internal.refresh.media import SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET
 from verifier._internal.timefmt import iso
 from verifier._internal.trustroot import store
 from verifier.errors import Reason, TrustRootError
@@ -96,6 +96,14 @@ def _state_files(state: store.StoredState) -> dict[str, bytes]:
         else f"targets/{TRUSTED_ROOT_TARGET}"
     )
     files[target] = store.read_verified_trusted_root(state)
+    signing_config = store.read_verified_signing_config(state)
+    if signing_config is not None:
+        config_target = (
+            f"targets/{state.signing_config_target_hash}.{SIGNING_CONFIG_TARGET}"
+            if state.consistent_snapshot
+            else f"targets/{SIGNING_CONFIG_TARGET}"
+        )
+        files[config_target] = signing_config
     return files
 
 

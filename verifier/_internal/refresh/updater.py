@@ -42,7 +42,7 @@ from verifier._internal.refresh.completeness import (
 from verifier._internal.refresh.diff import diff_trusted_roots
 from verifier._internal.refresh.explain import RefreshContext, own_cause, translate
 from verifier._internal.refresh.fetcher import MEDIA_URL_PREFIX, MediaFetcher, RecordingFetcher
-from verifier._internal.refresh.media import TRUSTED_ROOT_TARGET, MediaSource, open_source
+from verifier._internal.refresh.media import SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, MediaSource, open_source
 from verifier._internal.timefmt import iso
 from verifier._internal.trustroot import store
 from verifier.errors import Reason, TrustRootError
@@ -383,6 +383,12 @@ def _run_client(
         target_path = str(tdir / TRUSTED_ROOT_TARGET)
         if updater.find_cached_target(info, target_path) is None:
             updater.download_target(info, target_path)
+        # The signing config is optional; when targets lists it, TUF checks it like any target.
+        config_info = updater.get_targetinfo(SIGNING_CONFIG_TARGET)
+        if config_info is not None:
+            config_path = str(tdir / SIGNING_CONFIG_TARGET)
+            if updater.find_cached_target(config_info, config_path) is None:
+                updater.download_target(config_info, config_path)
     except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
         ours = own_cause(exc)
         if ours is not None:

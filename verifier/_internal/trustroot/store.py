@@ -35,7 +35,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 from verifier._internal.atomic import atomic_file, fsync_dir
 from verifier._internal.encoding import load_json
@@ -57,6 +57,7 @@ BOOTSTRAP_ROOT_FILE = "bootstrap.root.json"
 POINTER_FILE = "CURRENT"
 STATE_FILE = "state.json"
 TRUSTED_ROOT_PATH = ("targets", "trusted_root.json")
+SIGNING_CONFIG_FILE = "signing_config.v0.2.json"
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _STATE_RE = re.compile(r"^state-(\d{6,})$")
@@ -288,6 +289,9 @@ class StoredState(NamedTuple):
     """The time expiry was judged at; later refreshes never judge at an earlier time."""
     expires: dict[str, _dt.datetime]
     source: str
+    signing_config_sha256: Optional[str] = None
+    """SHA-256 of the TUF-verified signing_config.v0.2.json, when the repository ships one."""
+    signing_config_target_hash: Optional[str] = None
 
     @property
     def metadata_dir(self) -> Path:
@@ -352,6 +356,8 @@ def _state_from_json(sdir: Path, raw: Mapping[str, Any]) -> StoredState:
         reference_time=when(raw["reference_time"], "reference_time"),
         expires=expires,
         source=str(raw.get("source", "")),
+        signing_config_sha256=raw.get("signing_config_sha256"),
+        signing_config_target_hash=raw.get("signing_config_target_hash"),
     )
 
 
@@ -469,6 +475,28 @@ def read_verified_trusted_root(state: StoredState) -> bytes:
     except OSError as exc:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot read {path}: {exc}") from exc
     if hashlib.sha256(data).hexdigest() != state.trusted_root_sha256:
+        raise TrustRootError(
+            Reason.TRUST_STORE_ERROR,
+            f"{path} no longer matches the hash recorded when it was verified; refresh the trust",
+        )
+    return data
+
+
+def read_verified_signing_config(state: Optional[StoredState]) -> Optional[bytes]:
+    """The state's TUF-verified signing_config.v0.2.json, or None when it has none.
+
+    Raises:
+        TrustRootError: `trustroot.store_error` when the stored file is unreadable or was
+            altered after TUF verified it.
+    """
+    if state is None or state.signing_config_sha256 is None:
+        return None
+    path = state.path / "targets" / SIGNING_CONFIG_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot read {path}: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != state.signing_config_sha256:
         raise TrustRootError(
             Reason.TRUST_STORE_ERROR,
             f"{path} no longer matches the hash recorded when it was verified; refresh the trust",
