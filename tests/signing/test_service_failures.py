@@ -153,3 +153,36 @@ def test_unreachable_service_exits_6_naming_it(shared_softhsm: Any, down: str) -
     assert dead in result.stderr
     assert ("tlog.upload_failed" if down == "rekor" else "tsa.request_failed") in result.stderr
     assert not (store.root / "a.txt.sigstore.json").exists()
+
+
+def test_sign_trust_name_signs_with_the_trusts_stored_signing_config(shared_softhsm: Any, tmp_path: Any) -> None:
+    """`sign --trust NAME` alone: the log comes from the trust's TUF-verified signing config."""
+    import json
+
+    from tests.support.services import free_port
+    from tests.support.tuf_simulator import TufRepo
+    from verifier._internal.trustroot.embedded import embedded_trusted_root_bytes
+
+    store = shared_softhsm
+    dead = f"http://127.0.0.1:{free_port()}"
+    repo = TufRepo(tmp_path / "repo", embedded_trusted_root_bytes("public-good"))
+    repo.set_target(
+        "signing_config.v0.2.json",
+        json.dumps({
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "rekorTlogUrls": [{"url": dead, "majorApiVersion": 1, "validFor": {"start": "2024-01-01T00:00:00Z"}}],
+            "rekorTlogConfig": {"selector": "ANY"},
+        }).encode(),
+    )
+    repo.publish()
+    root1 = tmp_path / "root1.json"
+    root1.write_bytes(repo.root_files[1])
+    ok(store.run("trust", "init", "corp", "--root", str(root1)))
+    ok(store.run("trust", "import", "corp", str(repo.out)))
+    artifact = store.root / "a.txt"
+    artifact.write_text("x\n")
+    result = store.run("sign", "--key", store.key("ec-p256"), "--trust", "corp", str(artifact))
+    # the service the trust names was used (and is down): exit 6 naming it, nothing written
+    assert result.returncode == 6, result.stderr
+    assert dead in result.stderr and "tlog.upload_failed" in result.stderr
+    assert not (store.root / "a.txt.sigstore.json").exists()
