@@ -81,7 +81,7 @@ def _(vs, tr):
     return Inv(_gh_lines(vs), tr)
 
 
-@case("gh-jsonl-single-line", fmt="github-attestations-jsonl", location="line 1")
+@case("gh-jsonl-single-line-is-a-plain-bundle", fmt="sigstore-bundle", location="")
 def _(vs, tr):
     return Inv(github_jsonl([vs.attest(ARTIFACT)]), tr)
 
