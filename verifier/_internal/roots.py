@@ -40,7 +40,8 @@ def verify_with_trusted_roots(
         try:
             result = verify_bundle(bundle, root, artifact, policy)
         except VerificationError as err:
-            err.context.setdefault("trusted_root_sha256", digest)
+            if digest is not None:  # no root took part in a key-only bundle
+                err.context.setdefault("trusted_root_sha256", digest)
             failures.append(err)
             continue
         return result._replace(trusted_root_sha256=digest)
