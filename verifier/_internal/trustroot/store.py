@@ -469,34 +469,27 @@ def read_verified_trusted_root(state: StoredState) -> bytes:
     Raises:
         TrustRootError: `trustroot.store_error` when it is unreadable or was altered.
     """
-    path = state.trusted_root_path
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot read {path}: {exc}") from exc
-    if hashlib.sha256(data).hexdigest() != state.trusted_root_sha256:
-        raise TrustRootError(
-            Reason.TRUST_STORE_ERROR,
-            f"{path} no longer matches the hash recorded when it was verified; refresh the trust",
-        )
-    return data
+    return _read_verified(state.trusted_root_path, state.trusted_root_sha256)
 
 
 def read_verified_signing_config(state: Optional[StoredState]) -> Optional[bytes]:
     """The state's TUF-verified signing_config.v0.2.json, or None when it has none.
 
     Raises:
-        TrustRootError: `trustroot.store_error` when the stored file is unreadable or was
-            altered after TUF verified it.
+        TrustRootError: `trustroot.store_error` when it is unreadable or was altered.
     """
     if state is None or state.signing_config_sha256 is None:
         return None
-    path = state.path / "targets" / SIGNING_CONFIG_FILE
+    return _read_verified(state.path / "targets" / SIGNING_CONFIG_FILE, state.signing_config_sha256)
+
+
+def _read_verified(path: Path, sha256_hex: str) -> bytes:
+    """A stored target, refused unless it still has the hash recorded when TUF verified it."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise TrustRootError(Reason.TRUST_STORE_ERROR, f"cannot read {path}: {exc}") from exc
-    if hashlib.sha256(data).hexdigest() != state.signing_config_sha256:
+    if hashlib.sha256(data).hexdigest() != sha256_hex:
         raise TrustRootError(
             Reason.TRUST_STORE_ERROR,
             f"{path} no longer matches the hash recorded when it was verified; refresh the trust",
