@@ -145,3 +145,74 @@ def test_github_jsonl_line_agrees_with_sigstore_python(good: bool, vs: VirtualSi
         assert out.report["evidence_location"] == "line 2"
     else:
         assert out.reason == Reason.TLOG_ENTRY_MISMATCH.value
+
+
+# --- npm attestations: sigstore-python verifies the provenance bundle the response carries -------
+
+
+@pytest.mark.parametrize("good", [True, False], ids=["provenance-verifies", "signature-bit"])
+def test_npm_provenance_agrees_with_sigstore_python(good: bool, vs: VirtualSigstore, tmp_path: Path) -> None:
+    from tests.support.virtual_sigstore import SLSA_PROVENANCE_V1, npm_attestations
+    from tests.verify.test_evidence_formats import TARBALL
+
+    slsa = vs.attest(TARBALL, statement=_statement([("pkg:npm/airseal-demo@1.0.0", TARBALL)], SLSA_PROVENANCE_V1, ("sha512",)))
+    if not good:
+        slsa["dsseEnvelope"]["signatures"][0]["sig"] = flip_b64(slsa["dsseEnvelope"]["signatures"][0]["sig"])
+    root = json.dumps(vs.trusted_root(tlogs=("v1",))).encode()
+    out = run_inv(Inv(npm_attestations([(SLSA_PROVENANCE_V1, slsa)]), root, artifact=TARBALL), tmp_path)
+    try:
+        _peer_verifier(root, tmp_path).verify_dsse(
+            sigstore_models.Bundle.from_json(json.dumps(slsa)), policy.Identity(identity=DEFAULT_IDENTITY, issuer=DEFAULT_ISSUER)
+        )
+        peer_ok = True
+    except Exception:
+        peer_ok = False
+    assert peer_ok is good
+    assert (out.exit_code == 0) is good, out.describe()
+    if good:
+        assert out.report["format"] == "npm-attestations"
+
+
+# --- cosign's older bundle file: cosign itself verifies it offline --------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tamper", ["none", "artifact-byte", "set-bit"])
+def test_cosign_older_bundle_agrees_with_cosign(tamper: str, vs: VirtualSigstore, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.support import services
+    from tests.support.virtual_sigstore import cosign_bundle, public_pem
+
+    try:
+        cosign = services.tool("cosign")
+    except services.ServiceUnavailable as exc:
+        services.skip_or_fail(str(exc))
+    artifact = b"cosign older bundle artifact\n"
+    old = cosign_bundle(vs.sign_artifact(artifact, key_based=True))
+    given = artifact
+    if tamper == "artifact-byte":
+        given = b"C" + artifact[1:]
+    elif tamper == "set-bit":
+        old["rekorBundle"]["SignedEntryTimestamp"] = flip_b64(old["rekorBundle"]["SignedEntryTimestamp"])
+    root = json.dumps(vs.trusted_root(tlogs=("v1",))).encode()
+    out = run_inv(Inv(old, root, artifact=given, key_pem=vs.public_key_pem()), tmp_path / "airseal")
+    (tmp_path / "a.bin").write_bytes(given)
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "k.pub").write_bytes(vs.public_key_pem())
+    (tmp_path / "rekor.pub").write_bytes(public_pem(vs.rekor_v1.private.public_key()))
+    peer = subprocess.run(
+        [str(cosign), "verify-blob", "--key", "k.pub", "--bundle", "old.json", "--new-bundle-format=false", "--offline", "a.bin"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "SIGSTORE_REKOR_PUBLIC_KEY": str(tmp_path / "rekor.pub")},
+    )
+    good = tamper == "none"
+    assert (peer.returncode == 0) is good, peer.stderr[-500:]
+    assert (out.exit_code == 0) is good, out.describe()
+    if good:
+        assert out.report["format"] == "cosign-bundle"
+    else:
+        # a key bundle's signature is checked first (docs/verification.md §3); then the SET (§4.4)
+        expected = Reason.SIGNATURE_INVALID if tamper == "artifact-byte" else Reason.TLOG_SET_INVALID
+        assert out.reason == expected.value, out.describe()
