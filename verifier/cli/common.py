@@ -16,16 +16,23 @@ from __future__ import annotations
 import errno
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+if TYPE_CHECKING:
+    import signal
+else:
+    # `_signal` is the C module `signal` wraps: importing `signal` itself builds enums of every
+    # signal and handler (3.2 M instructions on every cold start) for the two names used here.
+    import _signal as signal
 
 from verifier._internal.encoding import shorten
 from verifier.errors import EXIT_INTERNAL, AirsealError
 
 JSON_SCHEMA_VERSION = "airseal.v1"
 EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
+_SIGNAL_NAMES: dict[int, str] = {int(signal.SIGINT): "SIGINT", int(signal.SIGTERM): "SIGTERM"}
 """141: the reader of our output went away (`| head -1`); as a shell reports SIGPIPE."""
 MAX_DETAIL_CHARS = 2000
 """A backstop for one message line; the fields echoed into messages are cut far shorter."""
@@ -72,7 +79,7 @@ def interrupted(exc: KeyboardInterrupt) -> NoReturn:
         except (ValueError, OSError):  # pragma: no cover - not the main thread
             pass
     try:
-        echo(f"airseal: interrupted by {signal.Signals(signum).name}", err=True)
+        echo(f"airseal: interrupted by {_SIGNAL_NAMES.get(signum, f'signal {signum}')}", err=True)
     except OSError:
         pass
     sys.exit(128 + signum)
