@@ -32,6 +32,7 @@ from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 from tuf.ngclient.fetcher import FetcherInterface
 
+from verifier import __version__
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier._internal.refresh import build
 from verifier._internal.refresh.completeness import (
@@ -47,7 +48,7 @@ from verifier._internal.timefmt import iso
 from verifier._internal.trustroot import store
 from verifier.errors import Reason, TrustRootError
 
-USER_AGENT = "airseal/0.1"
+USER_AGENT = f"airseal/{__version__}"
 
 
 def updater_config(limits: Limits = DEFAULT_LIMITS) -> UpdaterConfig:
