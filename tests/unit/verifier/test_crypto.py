@@ -55,3 +55,38 @@ def test_a_digest_of_the_wrong_size_never_verifies() -> None:
     signature = private.sign(MESSAGE, ec.ECDSA(hashes.SHA256()))
     with pytest.raises(VerificationError):
         verify_over_digest(private.public_key(), signature, hashlib.sha256(MESSAGE).digest()[:31], "sha256")
+
+
+@pytest.mark.parametrize(
+    ("key_details", "signed_with", "verifies"),
+    [
+        ("PKIX_RSA_PKCS1V15_2048_SHA256", "pkcs1v15", True),
+        ("PKIX_RSA_PKCS1V15_2048_SHA256", "pss", False),
+        ("PKIX_RSA_PSS_2048_SHA256", "pss", True),
+        ("PKIX_RSA_PSS_2048_SHA256", "pkcs1v15", False),
+    ],
+)
+def test_a_trusted_keys_details_fix_its_scheme(key_details: str, signed_with: str, verifies: bool) -> None:
+    """Log, checkpoint and SCT signatures: the trusted root's keyDetails decides the padding,
+    never "whichever verifies" (docs/verification.md §4.4, §4.6, §7.4)."""
+    from verifier._internal.crypto import verify_with_key_details
+
+    private = rsa.generate_private_key(65537, 2048)
+    pad = padding.PKCS1v15() if signed_with == "pkcs1v15" else padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    signature = private.sign(MESSAGE, pad, hashes.SHA256())
+    if verifies:
+        verify_with_key_details(private.public_key(), key_details, signature, MESSAGE, what="log signature", check="t")
+    else:
+        with pytest.raises(VerificationError) as info:
+            verify_with_key_details(private.public_key(), key_details, signature, MESSAGE, what="log signature", check="t")
+        assert info.value.reason is Reason.SIGNATURE_INVALID
+
+
+def test_key_details_that_do_not_describe_the_key_are_refused() -> None:
+    from verifier._internal.crypto import verify_with_key_details
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    signature = private.sign(MESSAGE, ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(VerificationError) as info:
+        verify_with_key_details(private.public_key(), "PKIX_ED25519", signature, MESSAGE, what="log signature", check="t")
+    assert info.value.reason is Reason.ALGORITHM_UNSUPPORTED
