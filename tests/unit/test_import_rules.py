@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "verifier.errors",
         P + "limits",
+        P + "record",
         P + "encoding",
         P + "timefmt",
         P + "algorithms",

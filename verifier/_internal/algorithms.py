@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from verifier._internal.keyio import Encoding, PublicFormat
+from verifier._internal.record import Record
 
 HASH_NAMES: tuple[str, ...] = ("sha256", "sha384", "sha512")
 """The hashes Sigstore evidence may use (hashlib names); SHA-1 and MD5 never count."""
@@ -129,7 +130,7 @@ def signed_note_key_id(origin: str, key: PublicKeyTypes, spki: bytes) -> bytes:
 # --- trusted-root keyDetails ------------------------------------------------------------------
 
 
-class KeyDetails(NamedTuple):
+class KeyDetails(Record):
     """What a trusted root's `keyDetails` value fixes about a key and its signatures."""
 
     matches: Callable[[PublicKeyTypes], bool]

@@ -13,16 +13,17 @@ import mmap
 import os
 import re
 from collections.abc import Iterable
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from verifier._internal.algorithms import DIGEST_SIZES
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier._internal.record import Record
 from verifier.errors import InputError, Reason
 
 _DIGEST_RE = re.compile(r"\A(sha256|sha384|sha512):([0-9a-fA-F]+)\Z")
 
 
-class ArtifactInput(NamedTuple):
+class ArtifactInput(Record):
     """What the caller asked about: a file path, or a digest given instead of the file."""
 
     path: Optional[str] = None

@@ -10,17 +10,18 @@ one reader registered in `_READERS`; a reader returns None when the bytes are no
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from verifier._internal.bundle.model import Bundle
 from verifier._internal.bundle.parse import load_bundle
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier._internal.record import Record
 from verifier.errors import InputError, Reason
 
 SIGSTORE_BUNDLE = "sigstore-bundle"
 
 
-class Evidence(NamedTuple):
+class Evidence(Record):
     """One bundle found in an evidence file."""
 
     format: str

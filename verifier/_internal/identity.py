@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from verifier._internal.pki.fulcio import CertificateSummary
+from verifier._internal.record import Record
 from verifier.errors import Reason, VerificationError
 
 
-class Identity(NamedTuple):
+class Identity(Record):
     """Every SAN of the certificate is tried; regexps must match the whole value (re.fullmatch)."""
 
     san: Optional[str] = None

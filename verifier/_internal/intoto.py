@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from verifier._internal.algorithms import HASH_NAMES
 from verifier._internal.encoding import load_json
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier._internal.record import Record
 from verifier.errors import AirsealError, InputError, Reason, VerificationError
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -21,7 +22,7 @@ STATEMENT_TYPES = (STATEMENT_V1, "https://in-toto.io/Statement/v0.1")
 """Statement `_type` values airseal reads (v0.1 is what older SLSA provenance carries)."""
 
 
-class Subject(NamedTuple):
+class Subject(Record):
     """One subject of a Statement: a name and its digests (hash name -> lowercase hex)."""
 
     name: Optional[str]

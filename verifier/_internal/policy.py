@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
@@ -11,10 +11,11 @@ from verifier._internal.algorithms import describe_key, is_supported_key, key_id
 from verifier._internal.identity import Identity
 from verifier._internal.keyio import load_pem_public_key as _load_pem_public_key
 from verifier._internal.keyio import spki_der
+from verifier._internal.record import Record
 from verifier.errors import InputError, Reason, VerificationError
 
 
-class TrustedKey(NamedTuple):
+class TrustedKey(Record):
     key: PublicKeyTypes
     spki_der: bytes
     source: str
@@ -41,7 +42,7 @@ def load_pem_public_key(data: bytes, source: str) -> TrustedKey:
     return TrustedKey(key=key, spki_der=spki, source=source)
 
 
-class _PolicyFields(NamedTuple):
+class _PolicyFields(Record):
     """Fields of VerificationPolicy (a NamedTuple cannot validate itself)."""
 
     identity: Optional[Identity] = None

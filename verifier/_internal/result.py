@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
+from verifier._internal.record import Record
 from verifier.errors import CheckResult
 
 VERIFY_SCHEMA = "airseal.verify.v1"
 
 
-class TimeSource(NamedTuple):
+class TimeSource(Record):
     """One verified time: where it came from and when (RFC 3339, UTC)."""
 
     kind: str
@@ -20,7 +21,7 @@ class TimeSource(NamedTuple):
     time: str
 
 
-class TlogEvidence(NamedTuple):
+class TlogEvidence(Record):
     """One verified transparency-log entry (at most one per trusted log counts)."""
 
     log_url: str
@@ -31,7 +32,7 @@ class TlogEvidence(NamedTuple):
     """RFC 3339, UTC, when a signed entry timestamp vouches for it; else None."""
 
 
-class VerifiedSigner(NamedTuple):
+class VerifiedSigner(Record):
     """Who signed: a certificate's identity and issuer, or a key's id."""
 
     kind: str
@@ -70,12 +71,12 @@ class VerifiedSigner(NamedTuple):
         return {"kind": "key", "key_id": self.key_id, "key_type": self.key_type, "hint": self.hint}
 
 
-class Threshold(NamedTuple):
+class Threshold(Record):
     required: int
     verified: int
 
 
-class VerificationResult(NamedTuple):
+class VerificationResult(Record):
     """Everything a successful verification established."""
 
     signer: VerifiedSigner

@@ -9,9 +9,10 @@ keeps the two parsers in step. Never opens a socket.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.record import Record
 from verifier.cli.common import UsageProblem, causes, echo, echo_causes, emit_json, jsonable, run_guarded, warn
 from verifier.errors import Reason, VerificationError
 
@@ -27,7 +28,7 @@ EPILOG = """Examples:
 """
 
 
-class Option(NamedTuple):
+class Option(Record):
     flags: tuple[str, ...]
     dest: str
     kind: str

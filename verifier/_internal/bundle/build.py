@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, NamedTuple
+from typing import Any
 
 from verifier._internal.algorithms import ENUM_FROM_HASH
 from verifier._internal.encoding import b64
+from verifier._internal.record import Record
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 """What airseal writes; the parser reads the three older spellings too."""
 
 
-class ArtifactDigest(NamedTuple):
+class ArtifactDigest(Record):
     hash_name: str
     """sha256, sha384 or sha512."""
     digest: bytes

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Union
+from typing import Optional, Union
 
 from cryptography import x509
+
+from verifier._internal.record import Record
 
 MEDIA_TYPES: dict[str, str] = {
     "application/vnd.dev.sigstore.bundle+json;version=0.1": "0.1",
@@ -14,11 +16,11 @@ MEDIA_TYPES: dict[str, str] = {
 }
 
 
-class Checkpoint(NamedTuple):
+class Checkpoint(Record):
     envelope: str
 
 
-class InclusionProof(NamedTuple):
+class InclusionProof(Record):
     log_index: int
     root_hash: bytes
     tree_size: int
@@ -26,7 +28,7 @@ class InclusionProof(NamedTuple):
     checkpoint: Optional[Checkpoint]
 
 
-class TlogEntry(NamedTuple):
+class TlogEntry(Record):
     log_index: int
     log_id: bytes
     kind: str
@@ -37,32 +39,32 @@ class TlogEntry(NamedTuple):
     canonicalized_body: bytes
 
 
-class MessageSignature(NamedTuple):
+class MessageSignature(Record):
     digest_algorithm: Optional[str]
     """`SHA2_256` etc. when the bundle carries a messageDigest, else None."""
     digest: Optional[bytes]
     signature: bytes
 
 
-class DsseEnvelope(NamedTuple):
+class DsseEnvelope(Record):
     payload: bytes
     payload_type: str
     signature: bytes
     keyid: str
 
 
-class CertificateMaterial(NamedTuple):
+class CertificateMaterial(Record):
     leaf: x509.Certificate
     leaf_der: bytes
     chain_der: tuple[bytes, ...]
     """Certificates after the leaf (v0.1/0.2 chains): untrusted, used only as hints."""
 
 
-class PublicKeyMaterial(NamedTuple):
+class PublicKeyMaterial(Record):
     hint: str
 
 
-class Bundle(NamedTuple):
+class Bundle(Record):
     media_type: str
     version: str
     material: Union[CertificateMaterial, PublicKeyMaterial]

@@ -26,7 +26,7 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple, Optional, Union
+from typing import Optional, Union
 
 from verifier._internal import intoto
 from verifier._internal.bundle.model import DsseEnvelope
@@ -34,13 +34,14 @@ from verifier._internal.evidence import load_evidence
 from verifier._internal.gate.evidence import evidence_base, looks_like_evidence
 from verifier._internal.gate.policy import RuleMatcher
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier._internal.record import Record
 from verifier.errors import AirsealError, InputError, Reason
 
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 """How the gate opens anything: never through a symlink, never blocking on a FIFO."""
 
 
-class AttRef(NamedTuple):
+class AttRef(Record):
     """One DSSE bundle of an attestation file that names an artifact among its subjects."""
 
     key: tuple[int, str, int]
@@ -53,7 +54,7 @@ class AttRef(NamedTuple):
     """A sha256 subject digest of the statement: verifying the envelope needs one."""
 
 
-class Item(NamedTuple):
+class Item(Record):
     """An artifact to judge."""
 
     root: int
@@ -66,7 +67,7 @@ class Item(NamedTuple):
     attestations: tuple[AttRef, ...] = ()
 
 
-class Refused(NamedTuple):
+class Refused(Record):
     """A directory entry that is not a regular file or directory, or cannot be listed."""
 
     root: int
@@ -76,7 +77,7 @@ class Refused(NamedTuple):
     message: str
 
 
-class Orphan(NamedTuple):
+class Orphan(Record):
     root: int
     relpath: str
     format: Optional[str]
@@ -103,7 +104,7 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "other"
 
 
-class Listing(NamedTuple):
+class Listing(Record):
     dirrel: str
     """Relative directory ('' for the root), '/'-separated."""
     files: tuple[str, ...]
@@ -112,7 +113,7 @@ class Listing(NamedTuple):
     error: Optional[str] = None
 
 
-class Skip(NamedTuple):
+class Skip(Record):
     """Directories the walk leaves out: the run's own report directory and staging directory,
     when they sit inside PATH (`airseal gate .` writes `./airseal-report`)."""
 

@@ -22,7 +22,7 @@ import signal
 import stat
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from verifier._internal.artifact import ArtifactInput, hash_fd
 from verifier._internal.bundle.model import Bundle, CertificateMaterial
@@ -31,6 +31,7 @@ from verifier._internal.gate.discover import OPEN_FLAGS, Item, read_regular
 from verifier._internal.gate.policy import Rule
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
 from verifier._internal.policy import TrustedKey, VerificationPolicy, load_pem_public_key
+from verifier._internal.record import Record
 from verifier._internal.result import VerificationResult
 from verifier._internal.trustroot.load import load_trusted_root
 from verifier._internal.trustroot.model import TrustedRoot
@@ -38,7 +39,7 @@ from verifier._internal.verify import verify_bundle
 from verifier.errors import AirsealError, InputError, Reason, VerificationError
 
 
-class WorkerPlan(NamedTuple):
+class WorkerPlan(Record):
     """Everything a worker needs, as plain data (it pickles to forkserver/spawn workers too)."""
 
     rules: tuple[Rule, ...]
@@ -47,7 +48,7 @@ class WorkerPlan(NamedTuple):
     limits: Limits = DEFAULT_LIMITS
 
 
-class _CompiledRule(NamedTuple):
+class _CompiledRule(Record):
     rule: Rule
     keys: tuple[TrustedKey, ...]
     roots: tuple[TrustedRoot, ...]

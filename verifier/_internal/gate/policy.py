@@ -31,10 +31,11 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from verifier._internal.identity import Identity
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier._internal.record import Record
 from verifier.errors import AirsealError, InputError, Reason
 
 RULE_KEYS = (
@@ -65,7 +66,7 @@ class PolicyProblem(Exception):
     """A rule the command line built is contradictory (the CLI turns it into exit 2)."""
 
 
-class Rule(NamedTuple):
+class Rule(Record):
     number: int
     """1-based position in the policy (0 for the rule built from the command line)."""
     name: str
@@ -84,7 +85,7 @@ class Rule(NamedTuple):
         return f"rule {self.number}" + (f" ({self.name})" if self.name else "")
 
 
-class GatePolicy(NamedTuple):
+class GatePolicy(Record):
     rules: tuple[Rule, ...]
     source: Optional[str]
     """The policy file, or None for the command line's single rule."""

@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from verifier._internal.gate import report
 from verifier._internal.gate.discover import Item, Orphan, Refused, Skip, index_attestations, iter_work
@@ -32,10 +32,11 @@ from verifier._internal.gate.judge import WorkerPlan, init_worker, judge_batch, 
 from verifier._internal.gate.policy import GatePolicy, RuleMatcher
 from verifier._internal.gate.shard import Shard
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier._internal.record import Record
 from verifier.errors import Reason
 
 
-class GateOptions(NamedTuple):
+class GateOptions(Record):
     roots: tuple[str, ...]
     """Absolute directories to judge."""
     report_dir: Path
@@ -55,7 +56,7 @@ class GateOptions(NamedTuple):
     """Artifacts per Dask task; 0: chosen from the tree size and the cluster's threads."""
 
 
-class GateOutcome(NamedTuple):
+class GateOutcome(Record):
     summary: dict[str, Any]
     report_dir: Path
 

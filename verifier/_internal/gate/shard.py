@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import NamedTuple, Optional
+from typing import Optional
+
+from verifier._internal.record import Record
 
 _SHARD_RE = re.compile(r"\A([0-9]{1,6})/([0-9]{1,6})\Z")
 MAX_SHARDS = 100_000
@@ -22,7 +24,7 @@ def shard_of(relpath: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
-class Shard(NamedTuple):
+class Shard(Record):
     k: int
     """K, 1-based."""
     n: int

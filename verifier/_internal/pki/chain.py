@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -30,6 +30,7 @@ from verifier._internal.pki.profile import (
     subject,
     unknown_critical_extensions,
 )
+from verifier._internal.record import Record
 from verifier._internal.timefmt import iso
 from verifier._internal.trustroot.model import CertificateAuthority
 from verifier.errors import Reason, VerificationError
@@ -37,7 +38,7 @@ from verifier.errors import Reason, VerificationError
 _CHECK = "certificate.chain"
 
 
-class _CaChain(NamedTuple):
+class _CaChain(Record):
     """A trusted-root CA chain after its once-per-process checks."""
 
     certs: tuple[x509.Certificate, ...]

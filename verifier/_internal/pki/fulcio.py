@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
+from verifier._internal.record import Record
 from verifier.errors import Reason, VerificationError
 
 OID_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
@@ -14,7 +15,7 @@ OID_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 OID_OTHERNAME_SAN = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 
 
-class CertificateSummary(NamedTuple):
+class CertificateSummary(Record):
     sans: tuple[str, ...]
     issuer: Optional[str]
     serial: str

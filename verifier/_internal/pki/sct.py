@@ -6,12 +6,12 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import NamedTuple
 
 from cryptography import x509
 
 from verifier._internal.crypto import verify_with_key_details
 from verifier._internal.keyio import spki_der
+from verifier._internal.record import Record
 from verifier._internal.timefmt import iso
 from verifier._internal.trustroot.model import TransparencyLog
 from verifier.errors import Reason, VerificationError
@@ -20,7 +20,7 @@ _EPOCH = datetime(1970, 1, 1)
 _CHECK = "certificate.sct"
 
 
-class VerifiedSct(NamedTuple):
+class VerifiedSct(Record):
     log_id: bytes
     log_url: str
     timestamp: datetime

@@ -23,7 +23,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 from verifier._internal.algorithms import hashedrekord_v2_key_details
 from verifier._internal.artifact import ArtifactInput
@@ -31,6 +31,7 @@ from verifier._internal.bundle.build import ArtifactDigest
 from verifier._internal.encoding import pae
 from verifier._internal.limits import DEFAULT_LIMITS
 from verifier._internal.policy import TrustedKey, VerificationPolicy
+from verifier._internal.record import Record
 from verifier._internal.signing.rekor_client import RekorV1, RekorV2
 from verifier._internal.trustroot.model import TrustedRoot
 from verifier.errors import AirsealError, Reason, ServiceError
@@ -42,7 +43,7 @@ class NotLoggable(Exception):
     """This key or content cannot go to the chosen log(s); the message says what to change."""
 
 
-class Services(NamedTuple):
+class Services(Record):
     """What one signing run sends each signature to, and what it verifies against."""
 
     logs: tuple[RekorV1 | RekorV2, ...]

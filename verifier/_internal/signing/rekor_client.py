@@ -27,9 +27,10 @@ import base64
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.record import Record
 from verifier.errors import Reason, ServiceError
 
 V1_ENTRIES = "/api/v1/log/entries"
@@ -37,7 +38,7 @@ V2_ENTRIES = "/api/v2/log/entries"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class Reply(NamedTuple):
+class Reply(Record):
     status: int
     headers: Mapping[str, str]
     body: bytes

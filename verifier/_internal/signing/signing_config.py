@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.record import Record
 from verifier._internal.timefmt import parse_rfc3339
 from verifier.errors import InputError, Reason
 
@@ -30,13 +31,13 @@ REKOR_VERSIONS = (1, 2)
 TSA_VERSIONS = (1,)
 
 
-class Service(NamedTuple):
+class Service(Record):
     url: str
     major_api_version: int
     operator: str
 
 
-class ServicePlan(NamedTuple):
+class ServicePlan(Record):
     """The logs and timestamp authorities one signing run uses."""
 
     logs: tuple[Service, ...]

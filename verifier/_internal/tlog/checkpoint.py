@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import NamedTuple
 
 from verifier._internal.crypto import verify_log_signature
 from verifier._internal.encoding import MAX_INT64_DIGITS, shorten
 from verifier._internal.limits import DEFAULT_LIMITS, Limits
+from verifier._internal.record import Record
 from verifier._internal.trustroot.model import TransparencyLog
 from verifier.errors import Reason, VerificationError
 
@@ -17,19 +17,19 @@ _CHECK = "tlog.checkpoint"
 _SIZE_RE = re.compile(r"\A(?:0|[1-9][0-9]*)\Z")
 
 
-class NoteSignature(NamedTuple):
+class NoteSignature(Record):
     name: str
     key_hint: bytes
     signature: bytes
 
 
-class SignedNote(NamedTuple):
+class SignedNote(Record):
     text: bytes
     """The signed text, including its final newline."""
     signatures: tuple[NoteSignature, ...]
 
 
-class CheckpointBody(NamedTuple):
+class CheckpointBody(Record):
     origin: str
     tree_size: int
     root_hash: bytes

@@ -10,7 +10,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, Optional, TypeVar, Union
+from typing import Any, Optional, TypeVar, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -21,13 +21,14 @@ from verifier._internal.bundle.model import DsseEnvelope, MessageSignature, Tlog
 from verifier._internal.crypto import verify_log_signature
 from verifier._internal.encoding import canonical_json, load_json, pae
 from verifier._internal.keyio import Encoding, load_pem_public_key, spki_der
+from verifier._internal.record import Record
 from verifier._internal.trustroot.model import TransparencyLog
 from verifier.errors import Reason, VerificationError
 
 _CHECK = "tlog.entry"
 
 
-class SigningMaterial(NamedTuple):
+class SigningMaterial(Record):
     """What the log entry must name: the leaf certificate or the public key, and its key."""
 
     key: PublicKeyTypes

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from verifier._internal.record import Record
 
-class ValidityPeriod(NamedTuple):
+
+class ValidityPeriod(Record):
     """Closed interval [start, end]; `end` None means open-ended. Both tz-aware UTC."""
 
     start: datetime
@@ -21,7 +23,7 @@ class ValidityPeriod(NamedTuple):
         return self.start <= when and (self.end is None or when <= self.end)
 
 
-class TransparencyLog(NamedTuple):
+class TransparencyLog(Record):
     """A Rekor (v1 or v2) or CT log instance."""
 
     base_url: str
@@ -66,7 +68,7 @@ def log_origins(base_url: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-class CertificateAuthority(NamedTuple):
+class CertificateAuthority(Record):
     """A Fulcio CA or a timestamp authority: chain (leaf/intermediates first, anchor last)."""
 
     uri: str
@@ -82,7 +84,7 @@ class CertificateAuthority(NamedTuple):
         return self.chain[-1]
 
 
-class TrustedRoot(NamedTuple):
+class TrustedRoot(Record):
     media_type: str
     tlogs: tuple[TransparencyLog, ...]
     certificate_authorities: tuple[CertificateAuthority, ...]

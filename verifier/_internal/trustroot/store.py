@@ -35,11 +35,12 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from verifier._internal.atomic import atomic_file, fsync_dir
 from verifier._internal.encoding import load_json
 from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.record import Record
 from verifier._internal.timefmt import iso, parse_rfc3339
 from verifier._internal.trustroot.embedded import (
     BUILTIN_TRUSTS,
@@ -108,7 +109,7 @@ def trust_dir(name: str) -> Path:
 # --- configuration --------------------------------------------------------------------------
 
 
-class TrustConfig(NamedTuple):
+class TrustConfig(Record):
     """Per-trust settings from `<name>/config.json`; built-ins default without the file."""
 
     url: str | None
@@ -271,7 +272,7 @@ def bootstrap_root_bytes(name: str) -> bytes:
 # --- stored state ---------------------------------------------------------------------------
 
 
-class StoredState(NamedTuple):
+class StoredState(Record):
     """The verified TUF state a trust currently uses (one state directory)."""
 
     path: Path
@@ -382,7 +383,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 # --- what `verify --trust NAME` uses ----------------------------------------------------------
 
 
-class ResolvedTrust(NamedTuple):
+class ResolvedTrust(Record):
     """The trusted_root.json bytes a named trust stands for, and how we got them."""
 
     data: bytes

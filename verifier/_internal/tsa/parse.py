@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from cryptography import x509
 
 from verifier._internal.algorithms import HASH_NAMES
 from verifier._internal.keyio import Encoding
 from verifier._internal.limits import DEFAULT_LIMITS
+from verifier._internal.record import Record
 from verifier.errors import Reason, VerificationError
 
 __all__ = [
@@ -53,7 +54,7 @@ sorted. A plain tuple, not a NamedTuple: the class would cost every cold timesta
 verification ~0.1 ms of import for three names."""
 
 
-class TimestampToken(NamedTuple):
+class TimestampToken(Record):
     """What a TimeStampResp says after structural checks (no trust decisions yet)."""
 
     gen_time: datetime

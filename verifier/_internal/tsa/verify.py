@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -45,6 +45,7 @@ from verifier._internal.pki.profile import (
     subject,
     unknown_critical_extensions,
 )
+from verifier._internal.record import Record
 from verifier._internal.timefmt import iso
 from verifier._internal.tsa.parse import CHECK, TimestampToken, matches_signer_id, parse_response, tsa_error
 from verifier.errors import InputError, Reason, VerificationError
@@ -65,7 +66,7 @@ MAX_TIMESTAMPS = DEFAULT_LIMITS.max_rfc3161_timestamps
 _DER = Encoding.DER
 
 
-class VerifiedTimestamp(NamedTuple):
+class VerifiedTimestamp(Record):
     """Evidence from one RFC 3161 token that verified against a trusted TSA."""
 
     time: datetime
@@ -286,7 +287,7 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-class _TsaMaterial(NamedTuple):
+class _TsaMaterial(Record):
     """Parsed, checked form of one trusted-root TSA chain. Built once per chain DER."""
 
     leaf: Optional[x509.Certificate]
