@@ -34,6 +34,16 @@ if command -v npm >/dev/null 2>&1 && [ -f tests/hsm/interop/package.json ]; then
       || echo "note: npm ci for the sigstore-js interop test failed; that test will skip" >&2
   fi
 fi
+# sigstore-js's signer as a producer (test-only, tests/services/test_sigstore_js_signer.py);
+# installed again when its lock file is newer than the last install (a changed pin).
+js_signer=tests/services/sigstore_js
+if command -v npm >/dev/null 2>&1 && [ -f "$js_signer/package-lock.json" ]; then
+  if [ ! -f "$js_signer/node_modules/.package-lock.json" ] \
+    || [ "$js_signer/package-lock.json" -nt "$js_signer/node_modules/.package-lock.json" ]; then
+    (cd "$js_signer" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) \
+      || echo "note: npm ci in $js_signer failed; the sigstore-js signer tests will skip (fail when CI=true)" >&2
+  fi
+fi
 
 # Loopback Sigstore services for tests/services (Rekor v2, TSA, cosign, Rekor v1 + its mock); built
 # once into ${AIRSEAL_TOOLS:-~/.cache/airseal-tools}/bin. A failed build only makes those tests skip.
