@@ -280,7 +280,7 @@ def test_key_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         parse_args("airseal verify", ["--key", "a.pem", "--key", "b.pem", "x"])
     assert info.value.code == 2
-    assert "--key was given more than once" in capsys.readouterr().err
+    assert "--key was given 2 times; give it once" in capsys.readouterr().err
     for command in (["verify"], ["sign"]):
         result = CliRunner().invoke(main, [*command, "--key", "a", "--key", "b", "x"])
         assert result.exit_code == 2, result.output
