@@ -11,6 +11,10 @@ directory, on a free 127.0.0.1 port:
   :meth:`TimestampAuthority.tsa_entry` is its ``timestampAuthorities`` element.
 * :func:`rekor_v1_mock`: a Rekor v1 stand-in (npm ``@sigstore/mock`` behind
   ``tests/support/services/rekor_v1_mock/server.mjs``); see that file for what it does not do.
+* :func:`rekor_v1`: the real Rekor v1 (rekor-server, Trillian, MariaDB).
+* :func:`fulcio`: Fulcio with its ephemeral CA, trusting one OIDC issuer (the tests' own,
+  ``tests/support/oidc_issuer.py``) and asking a CT log (``tests/support/ct_log.py``) for SCTs;
+  :meth:`Fulcio.ca_entry` is its ``certificateAuthorities`` element.
 
 Each is a context manager yielding a handle with ``url`` and helpers; leaving the ``with`` block
 stops the process (SIGTERM, then SIGKILL) and removes its state directory. A missing binary
