@@ -25,14 +25,15 @@ the TSA chain.
 
 Checkpoint origins: airseal takes a log's origin to be its base URL without the scheme (host and
 port), sigstore-python does not check the origin. The Rekor v2 here is started with
-``--hostname=127.0.0.1:PORT`` so its checkpoints carry that origin; the real Rekor v1 cannot
-(its hostname also names the checkpoint signature), so it runs on port 80 of its own 127.0.0.N
-(root only, as in CI; elsewhere that run skips).
+``--hostname=127.0.0.1:PORT`` so its checkpoints carry that origin; the real Rekor v1 runs as in
+the cosign interop tests, on port 80 of its own 127.0.0.N (binding it needs root, as in CI;
+elsewhere that run skips).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -71,17 +72,6 @@ class Signed:
         return self.dir / name
 
 
-@pytest.fixture(scope="module")
-def keyless(tsa) -> Iterator[tuple]:
-    """The OIDC issuer, the CT stand-in and Fulcio (trusting that issuer, asking that log)."""
-    with oidc_issuer() as issuer, ct_log() as ct:
-        try:
-            with services.fulcio(issuer.url, ct.url, ct.public_key_pem) as fulcio:
-                yield issuer, ct, fulcio, tsa
-        except services.ServiceUnavailable as exc:
-            services.skip_or_fail(str(exc))
-
-
 def _start_log(kind: str):
     if kind == "rekor_v2":
         port = services.free_port()
@@ -89,13 +79,12 @@ def _start_log(kind: str):
     return services.rekor_v1(address=services.loopback_with_free_port_80(), port=80)
 
 
-def _sign(keyless, log, out: Path, v2: bool) -> None:
+def _sign(issuer, ct, fulcio, tsa, log, out: Path, v2: bool) -> None:
     from sigstore import dsse
     from sigstore.models import ClientTrustConfig
     from sigstore.oidc import IdentityToken
     from sigstore.sign import SigningContext
 
-    issuer, ct, fulcio, tsa = keyless
     root = services.trusted_root(
         tlogs=[log.tlog_entry()],
         timestamp_authorities=[tsa.tsa_entry()],
@@ -128,15 +117,21 @@ def _sign(keyless, log, out: Path, v2: bool) -> None:
 
 
 @pytest.fixture(scope="module", params=["rekor_v2", "rekor_v1"])
-def signed(request, keyless, tmp_path_factory) -> Signed:
+def signed(request, tmp_path_factory) -> Signed:
+    """Start the OIDC issuer, the CT stand-in, Fulcio (trusting that issuer, asking that log),
+    the TSA and the log; sign; stop them all. What is verified afterwards is only on disk."""
     out = tmp_path_factory.mktemp(request.param)
     try:
-        with _start_log(request.param) as log:
-            _sign(keyless, log, out, v2=request.param == "rekor_v2")
+        with contextlib.ExitStack() as stack:
+            issuer = stack.enter_context(oidc_issuer())
+            ct = stack.enter_context(ct_log())
+            fulcio = stack.enter_context(services.fulcio(issuer.url, ct.url, ct.public_key_pem))
+            tsa = stack.enter_context(services.timestamp_authority())
+            log = stack.enter_context(_start_log(request.param))
+            _sign(issuer, ct, fulcio, tsa, log, out, v2=request.param == "rekor_v2")
     except services.ServiceUnavailable as exc:
         services.skip_or_fail(str(exc))
-    issuer, ct, _, _ = keyless
-    assert len(ct.issued) >= 2  # one SCT per certificate: the stand-in really was asked
+    assert len(ct.issued) == 2  # one SCT per certificate: Fulcio really asked the stand-in
     return Signed(out, request.param, issuer.url)
 
 
@@ -324,11 +319,22 @@ def _request_certificate(fulcio_url: str, token: str) -> tuple[int, object]:
     return services.http_json("POST", fulcio_url + "/api/v2/signingCert", body)
 
 
-def test_fulcio_checks_the_tokens_of_the_loopback_issuer(keyless) -> None:
+@pytest.fixture(scope="module")
+def issuer_and_fulcio() -> Iterator[tuple]:
+    """The OIDC issuer and a Fulcio trusting it, without a CT log (certificates without SCTs)."""
+    with oidc_issuer() as issuer:
+        try:
+            with services.fulcio(issuer.url) as fulcio:
+                yield issuer, fulcio
+        except services.ServiceUnavailable as exc:
+            services.skip_or_fail(str(exc))
+
+
+def test_fulcio_checks_the_tokens_of_the_loopback_issuer(issuer_and_fulcio) -> None:
     """Fulcio verifies each token against the issuer's JWKS (fetched over http from 127.0.0.1):
     a well-signed token gets a certificate, one whose claims changed after signing does not,
     nor does one for another audience."""
-    issuer, _, fulcio, _ = keyless
+    issuer, fulcio = issuer_and_fulcio
     good = issuer.mint(IDENTITY, alg="ES256", email=IDENTITY, email_verified=True)
     status, answer = _request_certificate(fulcio.url, good)
     assert status == 200, answer
