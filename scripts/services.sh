@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build (once) the loopback Sigstore services used by tests/services: Rekor v2 (rekor-tiles,
 # POSIX backend), the timestamp authority, cosign as a verification peer, a real Rekor v1
-# (rekor-server + Trillian, on Debian's MariaDB); and install the Node-based Rekor v1 stand-in
-# (@sigstore/mock). Idempotent: a binary already present is kept.
+# (rekor-server + Trillian, on Debian's MariaDB), Fulcio (keyless certificates for
+# sigstore-python's signing API, with its ephemeral CA and a loopback OIDC issuer); and install
+# the Node-based Rekor v1 stand-in (@sigstore/mock). Idempotent: a binary already present is kept.
 #
 # Binaries go OUTSIDE git, to ${AIRSEAL_TOOLS:-$HOME/.cache/airseal-tools}/bin; the tests find
 # them there (tests/support/services.py reads the same variable).
@@ -18,6 +19,7 @@ TSA_VERSION=v2.1.3
 COSIGN_VERSION=v3.1.2
 REKOR_V1_VERSION=v1.5.4
 TRILLIAN_VERSION=v1.7.3
+FULCIO_VERSION=v1.8.8
 
 TOOLS="${AIRSEAL_TOOLS:-$HOME/.cache/airseal-tools}"
 BIN="$TOOLS/bin"
@@ -81,6 +83,10 @@ build rekor-server "github.com/sigstore/rekor/cmd/rekor-server@${REKOR_V1_VERSIO
 for cmd in trillian_log_server trillian_log_signer createtree; do
   build "$cmd" "github.com/google/trillian/cmd/${cmd}@${TRILLIAN_VERSION}"
 done
+# Fulcio (certificate authority) for keyless signing tests: `fulcio serve --ca=ephemeralca`
+# with a config trusting the tests' own OIDC issuer on 127.0.0.1 (tests/support/oidc_issuer.py)
+# and a CT log stand-in for its SCTs (tests/support/ct_log.py). v1.8.8 wants Go >= 1.26.
+build fulcio "github.com/sigstore/fulcio@${FULCIO_VERSION}"
 # Trillian's MySQL schema, kept beside the binaries (the Go module cache may be cleaned).
 SCHEMA="$TOOLS/share/trillian-${TRILLIAN_VERSION}-storage.sql"
 if [ ! -f "$SCHEMA" ] && command -v go >/dev/null 2>&1; then

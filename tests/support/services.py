@@ -11,6 +11,10 @@ directory, on a free 127.0.0.1 port:
   :meth:`TimestampAuthority.tsa_entry` is its ``timestampAuthorities`` element.
 * :func:`rekor_v1_mock`: a Rekor v1 stand-in (npm ``@sigstore/mock`` behind
   ``tests/support/services/rekor_v1_mock/server.mjs``); see that file for what it does not do.
+* :func:`rekor_v1`: the real Rekor v1 (rekor-server, Trillian, MariaDB).
+* :func:`fulcio`: Fulcio with its ephemeral CA, trusting one OIDC issuer (the tests' own,
+  ``tests/support/oidc_issuer.py``) and asking a CT log (``tests/support/ct_log.py``) for SCTs;
+  :meth:`Fulcio.ca_entry` is its ``certificateAuthorities`` element.
 
 Each is a context manager yielding a handle with ``url`` and helpers; leaving the ``with`` block
 stops the process (SIGTERM, then SIGKILL) and removes its state directory. A missing binary
@@ -834,6 +838,83 @@ def _read_ready_line(proc: _Proc, what: str, timeout: float = START_TIMEOUT) -> 
     raise ServiceFailed(f"{what} did not report its address within {timeout}s; log:\n{proc.log_tail()}")
 
 
+# ----------------------------------------------------------------------------- Fulcio
+
+
+@dataclass
+class Fulcio:
+    """Fulcio with its ephemeral CA: a fresh self-signed root per start, which issues the leaves
+    directly (``chain`` is that one root, as ``/api/v2/trustBundle`` serves it)."""
+
+    url: str
+    chain: list[x509.Certificate]  # leaf-most first, root last
+    valid_from: _dt.datetime
+    state_dir: Path
+    _proc: _Proc = field(repr=False)
+
+    def ca_entry(self) -> dict:
+        """This CA's element of a trusted root's ``certificateAuthorities``."""
+        return {
+            "subject": {"organization": "sigstore.dev", "commonName": "airseal test Fulcio (ephemeral CA)"},
+            "uri": self.url,
+            "certChain": {
+                "certificates": [{"rawBytes": b64(c.public_bytes(serialization.Encoding.DER))} for c in self.chain]
+            },
+            "validFor": {"start": _rfc3339(self.valid_from)},
+        }
+
+    def log_tail(self) -> str:
+        return self._proc.log_tail()
+
+
+@contextlib.contextmanager
+def fulcio(
+    oidc_issuer_url: str,
+    ct_log_url: str = "",
+    ct_log_public_key_pem: bytes | None = None,
+    issuer_type: str = "email",
+    client_id: str = "sigstore",
+    keep_state: bool = False,
+) -> Iterator[Fulcio]:
+    """Run ``fulcio serve --ca=ephemeralca`` trusting one OIDC issuer (which must answer its
+    discovery document before this starts: Fulcio fetches it once at start-up).
+
+    ``ct_log_url`` (with the log prefix, e.g. ``http://127.0.0.1:P/test``) is where Fulcio gets
+    an SCT for every certificate; empty, Fulcio issues certificates without SCTs.
+    ``ct_log_public_key_pem`` makes Fulcio check each SCT's signature before embedding it.
+    """
+    binary = tool("fulcio")
+    with _state_dir("airseal-fulcio-", keep_state) as state:
+        config = {"OIDCIssuers": {oidc_issuer_url: {"IssuerURL": oidc_issuer_url, "ClientID": client_id, "Type": issuer_type}}}
+        (state / "fulcio.json").write_text(json.dumps(config, indent=2) + "\n")
+        (state / "none.yaml").write_text("{}\n")
+        port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+        argv = [
+            str(binary), "serve", f"--config={state / 'none.yaml'}",
+            f"--config-path={state / 'fulcio.json'}", "--ca=ephemeralca",
+            "--host=127.0.0.1", f"--port={port}",
+            "--grpc-host=127.0.0.1", f"--grpc-port={grpc_port}",
+            f"--metrics-port={metrics_port}",
+            # default is the abstract socket @fulcio-legacy-grpc-socket: one per machine
+            f"--legacy-unix-domain-socket={state / 'legacy.sock'}",
+            f"--ct-log-url={ct_log_url}",
+            "--log_type=prod",
+        ]  # fmt: skip
+        if ct_log_public_key_pem is not None:
+            (state / "ct-log.pub").write_bytes(ct_log_public_key_pem)
+            argv.append(f"--ct-log-public-key-path={state / 'ct-log.pub'}")
+        valid_from = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=1)
+        proc = _spawn(argv, state, "fulcio")
+        try:
+            url = f"http://127.0.0.1:{port}"
+            bundle = json.loads(_wait_http(proc, url + "/api/v2/trustBundle", "fulcio"))
+            pems = bundle["chains"][0]["certificates"]
+            chain = [x509.load_pem_x509_certificate(p.encode()) for p in pems]
+            yield Fulcio(url, chain, valid_from.replace(microsecond=0), state, proc)
+        finally:
+            _stop(proc)
+
+
 # ----------------------------------------------------------------------------- documents
 
 
@@ -863,11 +944,14 @@ def signing_config(
     tsa_url: str | None = None,
     rekor_v1_url: str | None = None,
     valid_from: _dt.datetime | None = None,
+    fulcio_url: str | None = None,
+    oidc_url: str | None = None,
 ) -> dict:
     """A signing config (v0.2) naming these services, for ``cosign sign-blob --signing-config``.
 
     ``tsa_url`` is the full timestamp endpoint (``TimestampAuthority.timestamp_url``); the
-    Rekor URLs are base URLs. No Fulcio or OIDC entries: this is for key-based signing. A Rekor
+    Rekor URLs are base URLs. ``fulcio_url`` and ``oidc_url`` (base URLs) fill ``caUrls`` and
+    ``oidcUrls`` for keyless signing; without them, the config is for key-based signing. A Rekor
     v2 URL is listed with ``majorApiVersion`` 2 (cosign then writes a hashedrekord 0.0.2 entry);
     ``ANY`` selects one log.
     """
@@ -877,7 +961,12 @@ def signing_config(
         return {"url": url, "majorApiVersion": major, "validFor": {"start": start}, "operator": "airseal-tests"}
 
     rekor = [service(u, m) for u, m in ((rekor_v2_url, 2), (rekor_v1_url, 1)) if u]
-    config: dict = {"mediaType": SIGNING_CONFIG_MEDIA_TYPE, "caUrls": [], "oidcUrls": [], "rekorTlogUrls": rekor}
+    config: dict = {
+        "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
+        "caUrls": [service(fulcio_url, 1)] if fulcio_url else [],
+        "oidcUrls": [service(oidc_url, 1)] if oidc_url else [],
+        "rekorTlogUrls": rekor,
+    }
     if rekor:
         config["rekorTlogConfig"] = {"selector": "ANY"}
     config["tsaUrls"] = [service(tsa_url, 1)] if tsa_url else []
