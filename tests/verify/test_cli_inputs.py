@@ -70,3 +70,28 @@ def test_rekor_v2_entry_with_only_a_promise_has_no_proof(vs: VirtualSigstore, tr
         entry["inclusionPromise"] = {"signedEntryTimestamp": base64.b64encode(b"\x30\x00").decode()}
 
     _expect(Inv(mutated(bundle, swap_proof_for_promise), trusted_root), tmp_path, Reason.TLOG_NO_PROOF, 1)
+
+
+def test_a_library_warning_is_one_line_for_a_person(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """cryptography warns on some certificates (a three-letter country, say): one line, no source."""
+    import warnings
+
+    from verifier.cli.common import guard_process
+
+    monkeypatch.delenv("AIRSEAL_DEBUG", raising=False)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+
+    def main() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("Country names should be two characters, but the attribute is 3 characters", UserWarning, stacklevel=1)
+
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        guard_process(main)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert err == "warning: Country names should be two characters, but the attribute is 3 characters (UserWarning)\n"

@@ -215,9 +215,20 @@ def run_guarded(body: Callable[[], T], *, as_json: bool = False, verbose: bool =
 
 
 def guard_process(main: Callable[[], None]) -> None:
-    """The console script's outer guard: signals, and a closed pipe outside any command body."""
+    """The console script's outer guard: signals, library warnings, and a closed pipe outside
+    any command body."""
     install_signal_handlers()
+    if not debug_enabled():
+        import warnings
+
+        warnings.showwarning = _library_warning
     exit_on_interrupt_or_closed_pipe(main)
+
+
+def _library_warning(message: Warning | str, category: type[Warning], *_where: Any, **_how: Any) -> None:
+    """A library's warning (cryptography on an unusual certificate, say) as one line for a
+    person, instead of Python's file, line and source (AIRSEAL_DEBUG=1 keeps those)."""
+    warn(f"{shorten(str(message), 300)} ({category.__name__})")
 
 
 def _run_mapped(body: Callable[[], T], *, as_json: bool, verbose: bool) -> T:
