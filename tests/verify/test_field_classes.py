@@ -7,6 +7,7 @@ docs/verification.md names the rule each class tests.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import hashlib
@@ -273,6 +274,28 @@ def _(vs: VirtualSigstore, tr: dict) -> Inv:
     hint = "SHA256:" + b64(hashlib.sha256(key.spki_der).digest()).rstrip("=")
     b = _hint(vs.sign_artifact(ARTIFACT, key_based=True, log=None), hint)
     return Inv(b, tr, key_pem=key.public_key_pem(), args=list(NO_TLOG))
+
+
+def _ssh_fingerprint(public_key_pem: bytes) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_public_key(public_key_pem)
+    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return "SHA256:" + b64(hashlib.sha256(base64.b64decode(line.split()[1])).digest()).rstrip("=")
+
+
+@ok("key-hint-ssh-fingerprint")
+def _(vs: VirtualSigstore, tr: dict) -> Inv:
+    """OpenSSH's fingerprint, as npm's registry names its key (tests/vectors/sigstore-go-npm-publish)."""
+    b = _hint(vs.sign_artifact(ARTIFACT, key_based=True, log=None), _ssh_fingerprint(vs.public_key_pem()))
+    return Inv(b, tr, key_pem=vs.public_key_pem(), args=list(NO_TLOG))
+
+
+@bad("key-hint-ssh-fingerprint-of-another-key", Reason.KEY_HINT_NOT_THIS_KEY)
+def _(vs: VirtualSigstore, tr: dict) -> Inv:
+    other = SigningKey.generate().public_key_pem()
+    b = _hint(vs.sign_artifact(ARTIFACT, key_based=True, log=None), _ssh_fingerprint(other))
+    return Inv(b, tr, key_pem=vs.public_key_pem(), args=list(NO_TLOG))
 
 
 @ok("key-hint-opaque-name")

@@ -258,7 +258,9 @@ def _key_names_agree(bundle: Bundle, material: SigningMaterial, rec: _Recorder) 
     """§3.1: a key hint or DSSE keyid written as a SHA-256 key id must be the verifying key's.
 
     Recognised spellings: base64 (airseal, sigstore clients), `SHA256:` + unpadded base64
-    (npm, ssh), 64 hex digits. Anything else is an opaque name and stays informational.
+    (npm, ssh), 64 hex digits. Anything else is an opaque name and stays informational. A
+    `SHA256:` name is OpenSSH's fingerprint, the SHA-256 of the key's SSH wire encoding (what
+    npm's registry keys and publish attestations carry), or the SHA-256 of the SPKI.
     """
     names = []
     if isinstance(bundle.material, PublicKeyMaterial) and bundle.material.hint:
@@ -268,6 +270,8 @@ def _key_names_agree(bundle: Bundle, material: SigningMaterial, rec: _Recorder) 
     ours = spki_sha256(material.spki_der)
     for where, name in names:
         named = _sha256_key_id(name)
+        if named is not None and named != ours and name.startswith("SHA256:") and named == _ssh_fingerprint(material.key):
+            named = ours
         if named is not None and named != ours:
             raise VerificationError(
                 Reason.KEY_HINT_NOT_THIS_KEY,
@@ -277,6 +281,19 @@ def _key_names_agree(bundle: Bundle, material: SigningMaterial, rec: _Recorder) 
             )
         if named is not None:
             rec.ok("key.hint", f"{where} names the verifying key")
+
+
+def _ssh_fingerprint(key: Any) -> Optional[bytes]:
+    """SHA-256 of the key's SSH wire encoding (OpenSSH's `SHA256:` fingerprint), or None."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return hashlib.sha256(base64.b64decode(line.split()[1])).digest()
 
 
 def _sha256_key_id(name: str) -> Optional[bytes]:

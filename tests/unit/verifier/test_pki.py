@@ -69,6 +69,40 @@ def test_path_at_a_verified_time(vs: VirtualSigstore) -> None:
     assert info.value.reason is Reason.CERT_CHAIN_INVALID
 
 
+def _reissued(leaf, ca_key, ca_cert):  # type: ignore[no-untyped-def]
+    """The same leaf (subject, key, extensions, window) signed by another certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(leaf.subject).issuer_name(ca_cert.subject).public_key(leaf.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(leaf.not_valid_before_utc).not_valid_after(leaf.not_valid_after_utc)
+    )
+    for ext in leaf.extensions:
+        if not isinstance(ext.value, (x509.AuthorityKeyIdentifier, x509.PrecertificateSignedCertificateTimestamps)):
+            b = b.add_extension(ext.value, critical=ext.critical)
+    return b.sign(ca_key, hashes.SHA384())
+
+
+def test_path_from_a_later_certificate_of_a_trusted_chain(vs: VirtualSigstore) -> None:
+    """RFC 5280 path building over the trusted chain, as sigstore-go: a leaf the root of a
+    trusted chain signed directly has the path leaf -> root (GitHub's release attestations are
+    signed under the second certificate of its chain; tests/vectors/sigstore-rust-github-release)."""
+    leaf = _reissued(_leaf(vs), vs.ca.root_key, vs.ca.root)
+    chain = verify_chain_at(leaf, _root(vs).certificate_authorities, DEFAULT_TIME)
+    assert chain == (leaf, vs.ca.root)
+
+
+def test_a_listed_root_does_not_vouch_for_unlisted_intermediates(vs: VirtualSigstore) -> None:
+    rogue = vs.ca.rogue_intermediate()
+    leaf = _reissued(_leaf(vs), rogue.intermediate_key, rogue.intermediate)
+    with pytest.raises(VerificationError) as info:
+        verify_chain_at(leaf, _root(vs).certificate_authorities, DEFAULT_TIME)
+    assert info.value.reason is Reason.CERT_CHAIN_INVALID
+
+
 def test_leaf_validity_at_every_time(vs: VirtualSigstore) -> None:
     leaf = _leaf(vs)
     verify_leaf_validity(leaf, [(DEFAULT_TIME, "tlog", "log")])

@@ -1,7 +1,7 @@
 """Fulcio certificate path validation at a verified time.
 
-The path is never built from the bundle: a leaf must be issued directly by the first
-certificate of a trusted-root CA chain. Each trusted chain (signatures, and the CA profile of
+The path is never built from the bundle: a leaf must be issued directly by a certificate of a
+trusted-root CA chain (normally the first), and the path is that certificate up to the anchor. Each trusted chain (signatures, and the CA profile of
 `pki/profile.py`: basicConstraints, keyUsage keyCertSign, path lengths, no unknown critical
 extensions) is checked once per process and cached, so verifying many
 bundles costs one signature check per leaf; validity windows are checked at every verified
@@ -134,18 +134,39 @@ def verify_leaf_validity(leaf: x509.Certificate, times: Sequence[tuple[datetime,
             )
 
 
-def _issue_problem(leaf: x509.Certificate, chain: _CaChain, at: datetime) -> Optional[str]:
-    """Why this checked trusted chain did not issue `leaf` validly at `at`, else None."""
+def _issuer_index(leaf: x509.Certificate, chain: _CaChain) -> tuple[Optional[int], str]:
+    """(position in the chain of the certificate that signed `leaf`, None if none did; why not).
+
+    The issuing CA (first) is tried first. A later certificate of the same trusted chain may
+    have issued the leaf directly (GitHub's release attestations are signed under its
+    `Fulcio Intermediate l1`, the second certificate): the path is then that certificate up
+    to the anchor, as RFC 5280 path building over the chain's intermediates finds it
+    (sigstore-go, sigstore-python).
+    """
+    first = ""
+    for index, cert in enumerate(chain.certs):
+        try:
+            leaf.verify_directly_issued_by(cert)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
+            if index == 0:
+                first = f"not issued by {subject(cert)} ({exc or 'bad signature'})"
+            continue
+        return index, ""
+    return None, first
+
+
+def _issue_problem(leaf: x509.Certificate, chain: _CaChain, at: datetime) -> tuple[Optional[str], int]:
+    """(why this checked trusted chain did not issue `leaf` validly at `at`, else None; the
+    position of the leaf's issuer in the chain)."""
     if chain.problem is not None:
-        return chain.problem
-    expired = [c for c in chain.certs if not (c.not_valid_before_utc <= at <= c.not_valid_after_utc)]
+        return chain.problem, 0
+    index, why = _issuer_index(leaf, chain)
+    if index is None:
+        return why, 0
+    expired = [c for c in chain.certs[index:] if not (c.not_valid_before_utc <= at <= c.not_valid_after_utc)]
     if expired:
-        return f"{subject(expired[0])} not valid at {iso(at)}"
-    try:
-        leaf.verify_directly_issued_by(chain.certs[0])
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
-        return f"not issued by {subject(chain.certs[0])} ({exc or 'bad signature'})"
-    return None
+        return f"{subject(expired[0])} not valid at {iso(at)}", index
+    return None, index
 
 
 def verify_chain_at(
@@ -167,9 +188,9 @@ def verify_chain_at(
     failures: list[str] = []
     for ca in candidates:
         chain = _checked_ca_chain(ca.chain_der)
-        problem = _issue_problem(leaf, chain, at)
+        problem, index = _issue_problem(leaf, chain, at)
         if problem is None:
-            return (leaf, *chain.certs)
+            return (leaf, *chain.certs[index:])
         failures.append(f"{ca.subject_common_name or ca.uri}: {problem}")
     raise VerificationError(
         Reason.CERT_CHAIN_INVALID,
