@@ -113,6 +113,18 @@ def key_id(spki_der: bytes) -> str:
     return base64.b64encode(spki_sha256(spki_der)).decode("ascii")
 
 
+def ssh_fingerprint_sha256(key: PublicKeyTypes) -> Optional[bytes]:
+    """OpenSSH's `SHA256:` fingerprint of a key: SHA-256 of its SSH wire encoding (what npm's
+    registry keys and publish attestations name a key by), or None for a key SSH cannot encode."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return hashlib.sha256(base64.b64decode(line.split()[1])).digest()
+
+
 def signed_note_key_id(origin: str, key: PublicKeyTypes, spki: bytes) -> bytes:
     """The C2SP signed-note key id of a log key: what a Rekor v2 log's `logId` holds.
 

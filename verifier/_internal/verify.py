@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from verifier._internal.algorithms import HASH_FROM_ENUM, describe_key, is_supported_key, key_hash_name, spki_sha256
+from verifier._internal.algorithms import (
+    HASH_FROM_ENUM,
+    describe_key,
+    is_supported_key,
+    key_hash_name,
+    spki_sha256,
+    ssh_fingerprint_sha256,
+)
 from verifier._internal.artifact import ArtifactInput, artifact_digests, map_artifact
 from verifier._internal.bundle.model import (
     Bundle,
@@ -270,7 +277,7 @@ def _key_names_agree(bundle: Bundle, material: SigningMaterial, rec: _Recorder) 
     ours = spki_sha256(material.spki_der)
     for where, name in names:
         named = _sha256_key_id(name)
-        if named is not None and named != ours and name.startswith("SHA256:") and named == _ssh_fingerprint(material.key):
+        if named is not None and named != ours and name.startswith("SHA256:") and named == ssh_fingerprint_sha256(material.key):
             named = ours
         if named is not None and named != ours:
             raise VerificationError(
@@ -281,19 +288,6 @@ def _key_names_agree(bundle: Bundle, material: SigningMaterial, rec: _Recorder) 
             )
         if named is not None:
             rec.ok("key.hint", f"{where} names the verifying key")
-
-
-def _ssh_fingerprint(key: Any) -> Optional[bytes]:
-    """SHA-256 of the key's SSH wire encoding (OpenSSH's `SHA256:` fingerprint), or None."""
-    import hashlib
-
-    from cryptography.hazmat.primitives import serialization
-
-    try:
-        line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    except (ValueError, TypeError, AttributeError):
-        return None
-    return hashlib.sha256(base64.b64decode(line.split()[1])).digest()
 
 
 def _sha256_key_id(name: str) -> Optional[bytes]:
