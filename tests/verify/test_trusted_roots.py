@@ -1,6 +1,7 @@
 """Several trusted roots (`--trusted-root` repeated, or JSON Lines): the bundle is judged against
 the root it uses, the result names it, and a root without transparency logs (GitHub's
-instance) asks for a signed timestamp instead of a log entry (docs/verification.md §0, §4.7)."""
+instance) asks for a signed timestamp instead of a log entry, and for no SCT when it lists no CT
+log either (docs/verification.md §0, §4.7, §7.4)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.virtual_sigstore import VirtualSigstore
+from tests.support.virtual_sigstore import Faults, LeafOptions, VirtualSigstore
 from tests.verify._harness import ARTIFACT, Inv, run_inv
 from verifier.errors import Reason
 
@@ -49,18 +50,39 @@ def test_root_without_logs_takes_a_signed_timestamp(github_like: VirtualSigstore
         pytest.skip("needs the test TSA")
     gh_root = github_like.trusted_root(tlogs=(), ctlogs=False, tsas=True)
     b = github_like.sign_artifact(ARTIFACT, log=None, tsa=True)
-    out = run_inv(Inv(b, [trusted_root, gh_root], args=["--min-scts", "0"]), tmp_path)
+    out = run_inv(Inv(b, [trusted_root, gh_root]), tmp_path)
     assert out.exit_code == 0, out.describe()
     assert out.report["trusted_root_sha256"] == _sha(gh_root)
     assert out.report["thresholds"]["tlog_entries"]["required"] == 0
+    # no CT log listed either: no SCT can verify there, none is required (§7.4)
+    assert out.report["thresholds"]["scts"]["required"] == 0
     assert [t["kind"] for t in out.report["time_sources"]] == ["tsa"]
+
+
+def test_root_without_logs_keeps_an_explicit_sct_threshold(github_like: VirtualSigstore, has_tsa: bool, tmp_path: Path) -> None:
+    if not has_tsa:
+        pytest.skip("needs the test TSA")
+    gh_root = github_like.trusted_root(tlogs=(), ctlogs=False, tsas=True)
+    b = github_like.sign_artifact(ARTIFACT, log=None, tsa=True)
+    out = run_inv(Inv(b, gh_root, args=["--min-scts", "1"]), tmp_path)
+    assert out.reason == Reason.SCT_THRESHOLD_NOT_MET.value, out.describe()
+
+
+def test_root_without_logs_but_with_a_ct_log_still_needs_an_sct(github_like: VirtualSigstore, has_tsa: bool, tmp_path: Path) -> None:
+    """The SCT default drops only where no SCT could verify: a listed CT log keeps it at 1."""
+    if not has_tsa:
+        pytest.skip("needs the test TSA")
+    root = github_like.trusted_root(tlogs=(), ctlogs=True, tsas=True)
+    b = github_like.sign_artifact(ARTIFACT, log=None, tsa=True, faults=Faults(leaf=LeafOptions(sct="none")))
+    out = run_inv(Inv(b, root), tmp_path)
+    assert out.reason == Reason.SCT_THRESHOLD_NOT_MET.value, out.describe()
 
 
 def test_root_without_logs_still_needs_the_timestamp(github_like: VirtualSigstore, has_tsa: bool, tmp_path: Path) -> None:
     if not has_tsa:
         pytest.skip("needs the test TSA")
     gh_root = github_like.trusted_root(tlogs=(), ctlogs=False, tsas=True)
-    out = run_inv(Inv(github_like.sign_artifact(ARTIFACT, log=None), gh_root, args=["--min-scts", "0"]), tmp_path)
+    out = run_inv(Inv(github_like.sign_artifact(ARTIFACT, log=None), gh_root, ), tmp_path)
     assert out.reason == Reason.TIME_NO_VERIFIED_TIMESTAMP.value, out.describe()
 
 
@@ -69,7 +91,7 @@ def test_root_without_logs_explicit_threshold_is_kept(github_like: VirtualSigsto
         pytest.skip("needs the test TSA")
     gh_root = github_like.trusted_root(tlogs=(), ctlogs=False, tsas=True)
     b = github_like.sign_artifact(ARTIFACT, log=None, tsa=True)
-    out = run_inv(Inv(b, gh_root, args=["--min-scts", "0", "--min-tlog-entries", "1"]), tmp_path)
+    out = run_inv(Inv(b, gh_root, args=["--min-tlog-entries", "1"]), tmp_path)
     assert out.reason == Reason.TLOG_THRESHOLD_NOT_MET.value, out.describe()
 
 

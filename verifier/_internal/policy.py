@@ -52,6 +52,8 @@ class _PolicyFields(Record):
     authorities but no transparency log (then a signed timestamp is required instead)."""
     min_timestamps: Optional[int] = None
     min_scts: Optional[int] = None
+    """None: 1 for certificates, 0 for keys, and 0 under a trusted root that lists timestamp
+    authorities but no transparency log and no CT log (docs/verification.md §7.4)."""
     now: Optional[datetime] = None
     """Verifier clock, used only to refuse integrated times in the future."""
     predicate_type: Optional[str] = None

@@ -123,7 +123,7 @@ def _verify(
     min_timestamps = _time_threshold(policy, is_cert, min_tlog, timestamp_instead)
     _step6_verified_times(times, min_timestamps, tsa_failures, len(bundle.rfc3161_timestamps), is_cert, rec)
     _step6_log_keys_at_verified_times(unstamped, times, rec)
-    min_scts = policy.min_scts if policy.min_scts is not None else (1 if is_cert else 0)
+    min_scts = _sct_threshold(policy, trusted_root, is_cert)
     scts = _step7_certificate(bundle, trusted_root, times, min_scts, rec)
     if is_cert:
         _step8_signature(bundle, material, artifact, digests, policy, rec)
@@ -597,6 +597,23 @@ def _tlog_threshold(policy: VerificationPolicy, trusted_root: TrustedRoot) -> tu
     if not trusted_root.tlogs and trusted_root.timestamp_authorities:
         return 0, True
     return 1, False
+
+
+def _sct_threshold(policy: VerificationPolicy, trusted_root: TrustedRoot, is_cert: bool) -> int:
+    """§7.4: how many SCTs are needed.
+
+    An explicit `min_scts` is used as given. Left as None it is 0 for a key (nothing carries an
+    SCT) and 1 for a certificate, except under a trusted root that lists timestamp authorities
+    and neither a transparency log nor a CT log (GitHub's instance: its Fulcio logs nowhere, so
+    no SCT can ever verify); there the signed timestamp that §4.7 requires stands instead.
+    """
+    if policy.min_scts is not None:
+        return policy.min_scts
+    if not is_cert:
+        return 0
+    if not trusted_root.ctlogs and not trusted_root.tlogs and trusted_root.timestamp_authorities:
+        return 0
+    return 1
 
 
 def _require_tlog_entries(

@@ -51,7 +51,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--min-tlog-entries",), "min_tlog_entries", "count", "Verified entries from distinct trusted logs [default: 1; 0 with a trusted root that lists no log, which then requires a signed timestamp]."),
     Option(("--max-trust-age",), "max_trust_age", "count", "Refuse a named trust last refreshed more than DAYS days ago (trustroot.stale) [default: the trust's max_age_days, else only a warning]."),
     Option(("--min-timestamps",), "min_timestamps", "count", "Verified time sources (RFC 3161 or SET) [default: 1; never below 1 for certificates; 0 for keys with --min-tlog-entries 0]."),
-    Option(("--min-scts",), "min_scts", "count", "SCTs from distinct CT logs [default: 1 for certificates, 0 for keys]."),
+    Option(("--min-scts",), "min_scts", "count", "SCTs from distinct CT logs [default: 1 for certificates, 0 for keys; 0 with a trusted root that lists only timestamp authorities, no log and no CT log, such as GitHub's]."),
     Option(("--mode",), "mode", "choice", "warn = fail-open: report a failure but exit 0.", "enforce", ("enforce", "warn")),
     Option(("--json",), "as_json", "flag", "One JSON object on stdout (schema airseal.verify.v1).", False),
     Option(("-v", "--verbose"), "verbose", "flag", "List every check that ran.", False),
