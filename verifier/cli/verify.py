@@ -93,6 +93,7 @@ def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
     """
     values: dict[str, Any] = {opt.dest: (False if opt.kind == "flag" else opt.default) for opt in OPTIONS}
     positionals: list[str] = []
+    last_given: dict[str, tuple[str, str]] = {}
     pending = list(argv)
     pending.reverse()  # pop() from the end takes the next argument
     while pending:
@@ -126,13 +127,15 @@ def parse_args(prog: str, argv: Sequence[str]) -> dict[str, Any]:
                 text = pending.pop()
             else:
                 _usage_exit(prog, f"Option '{flag}' requires an argument.")
-            value = _option_value(prog, opt, flag, text)
             if opt.kind == "paths":
-                values[opt.dest] = [*(values[opt.dest] or ()), value]
-            elif opt.dest in _ONCE and values[opt.dest] is not None:
+                values[opt.dest] = [*(values[opt.dest] or ()), text]
+            elif opt.dest in _ONCE and opt.dest in last_given:
                 _usage_exit(prog, f"{opt.flags[0]} was given 2 times; give it once")
             else:
-                values[opt.dest] = value
+                last_given[opt.dest] = (flag, text)
+    # As click: a repeated option keeps its last value, and only that value is checked.
+    for dest, (flag, text) in last_given.items():
+        values[dest] = _option_value(prog, _FLAGS[flag], flag, text)
     if not positionals:
         _usage_exit(prog, f"Missing argument '{ARTIFACT_METAVAR}'.")
     if len(positionals) > 1:
