@@ -93,9 +93,21 @@ def test_untrusted_issuer() -> None:
     _rejects(forged, ca)
 
 
-def test_leaf_of_the_root_is_not_accepted_through_an_intermediate_chain() -> None:
+def test_leaf_of_the_root_takes_the_path_leaf_to_root() -> None:
+    """RFC 5280 path building over the trusted chain (as sigstore-go and sigstore-python do):
+    a leaf the anchor issued directly chains to it; the intermediate is not on its path."""
     _, ca = _good()
-    _rejects(_cert("leaf", LEAF_KEY, ("root", ROOT_KEY), leaf=True), ca)
+    leaf = _cert("leaf", LEAF_KEY, ("root", ROOT_KEY), leaf=True)
+    chain = verify_chain_at(leaf, [ca], AT)
+    assert [c.subject for c in chain] == [leaf.subject, _name("root")]
+
+
+def test_leaf_of_the_root_needs_the_root_valid_not_the_intermediate() -> None:
+    root = _cert("root", ROOT_KEY)
+    leaf = _cert("leaf", LEAF_KEY, ("root", ROOT_KEY), leaf=True)
+    expired_inter = _cert("int", INT_KEY, ("root", ROOT_KEY), days=5)
+    assert len(verify_chain_at(leaf, [_ca(expired_inter, root)], AT)) == 2
+    _rejects(leaf, _ca(_cert("int", INT_KEY, ("root", ROOT_KEY)), _cert("root", ROOT_KEY, days=5)))
 
 
 def test_time_outside_the_ca_validity_window() -> None:
