@@ -164,3 +164,16 @@ def test_note_parser_gives_a_note_or_a_reason_coded_error(text: str) -> None:
         parse_signed_note(text)
     except VerificationError as err:
         assert err.reason is Reason.TLOG_NOTE_MALFORMED
+
+
+@pytest.mark.parametrize("code", [0x00, 0x09, 0x0B, 0x0D, 0x1F, 0x7F])
+def test_every_control_character_but_newline_is_refused(code: int) -> None:
+    with pytest.raises(VerificationError) as info:
+        parse_signed_note(_note(TEXT.replace("log", f"l{chr(code)}g"), [(ORIGIN, b"\x01\x02\x03\x04" + b"\x00" * 64)]))
+    assert info.value.reason is Reason.TLOG_NOTE_MALFORMED and "control characters" in info.value.detail
+
+
+@pytest.mark.parametrize("text", ["a\u0080b", "caf\u00e9", "\u2014 x", " ~"])
+def test_printable_and_non_ascii_text_is_not_a_control_character(text: str) -> None:
+    note = parse_signed_note(_note(TEXT.replace("log", text), [(ORIGIN, b"\x01\x02\x03\x04" + b"\x00" * 64)]))
+    assert text.encode() in note.text

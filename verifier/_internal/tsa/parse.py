@@ -525,7 +525,11 @@ def matches_signer_id(cert: x509.Certificate, token: TimestampToken) -> bool:
         return False
     if token.sid_kind == "issuer_and_serial_number":
         try:
-            return serial == token.sid_serial and issuer == token.sid_issuer
+            if serial != token.sid_serial:
+                return False
+            # The same encoding is the same name; otherwise compare as RFC 5280 says (asn1crypto's
+            # normalising comparison, about 0.25 ms a name).
+            return bool(issuer.dump() == token.sid_issuer.dump() or issuer == token.sid_issuer)
         except Exception:  # asn1crypto normalises names lazily; unreadable never matches
             return False
     return key_id is not None and key_id == token.sid_key_id
