@@ -102,6 +102,8 @@ def test_symlinked_directory_is_not_entered(tmp_path: Path) -> None:
 
 
 @needs_proc
+@pytest.mark.slow  # the gate hashes all of a 6 GiB sparse file before it finishes (5-20 s)
+@pytest.mark.subprocess
 def test_a_file_changed_after_hashing_is_caught(tmp_path: Path) -> None:
     root, key = _key_tree(tmp_path, big=1)
     report = tmp_path / "report"
