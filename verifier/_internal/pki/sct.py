@@ -6,6 +6,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from cryptography import x509
 
@@ -31,6 +32,13 @@ def _millis(ts: datetime) -> int:
     return (naive - _EPOCH) // timedelta(milliseconds=1)
 
 
+@lru_cache(maxsize=64)
+def _issuer_key_hash(issuer: x509.Certificate) -> bytes:
+    """SHA-256 of the issuer's SPKI, part of every SCT's signed input. Cached: the issuers are
+    the few CA certificates of the trusted roots (the gate asks once per bundle)."""
+    return hashlib.sha256(spki_der(issuer.public_key())).digest()
+
+
 def verify_embedded_scts(
     leaf: x509.Certificate, issuer: x509.Certificate, ctlogs: Sequence[TransparencyLog], threshold: int
 ) -> tuple[VerifiedSct, ...]:
@@ -48,9 +56,7 @@ def verify_embedded_scts(
         scts = list(leaf.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value)
     except x509.ExtensionNotFound:
         scts = []
-    issuer_key_hash = hashlib.sha256(
-        spki_der(issuer.public_key())
-    ).digest()
+    issuer_key_hash = _issuer_key_hash(issuer)
     tbs = leaf.tbs_precertificate_bytes if scts else b""
     verified: dict[bytes, VerifiedSct] = {}
     skipped: list[str] = []
