@@ -21,10 +21,17 @@ fi
 bash scripts/tokens.sh || echo "note: scripts/tokens.sh failed; the tpm2/opencryptoki token tests will skip" >&2
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-if ! .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' >.venv/pip-install.log 2>&1; then
-  cat .venv/pip-install.log >&2
-  echo "setup: pip install failed (log above)" >&2
-  exit 1
+# pip runs again only when pyproject.toml changed since the last successful install (the stamp
+# holds its hash): an unchanged checkout skips 2-3 s of resolver work on every test run.
+stamp=.venv/.airseal-pyproject.sha256
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  if ! .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' >.venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log >&2
+    echo "setup: pip install failed (log above)" >&2
+    exit 1
+  fi
+  echo "$want" >"$stamp"
 fi
 
 # sigstore-js interop checker (test-only); skipped by the tests when node is absent.

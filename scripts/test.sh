@@ -3,7 +3,8 @@
 # (what CI runs).
 #
 #   bash scripts/test.sh [PYTEST ARGS...]          everything
-#   bash scripts/test.sh --fast [PYTEST ARGS...]   the edit-test loop (about 20 s): deselects the
+#   bash scripts/test.sh --fast [PYTEST ARGS...]   the edit-test loop (19-20 s on 2 cores, one
+#       pytest-xdist worker per core): deselects the
 #       tests marked `slow` (RSA-3072/4096 keygen, wheel build, real TUF data, conformance
 #       runner, 256 MiB memory test, property-test modules) and `subprocess` (tests whose point
 #       is a real child process), and caps every other Hypothesis test at 25 examples
@@ -21,6 +22,6 @@ bash scripts/setup.sh
 .venv/bin/mypy --no-error-summary
 if [ "$fast" = 1 ]; then
   export AIRSEAL_FAST_TESTS=1
-  exec .venv/bin/python -m pytest -q -m "not slow and not subprocess" ${args[@]+"${args[@]}"}
+  exec .venv/bin/python -m pytest -q -n auto -m "not slow and not subprocess" ${args[@]+"${args[@]}"}
 fi
 exec .venv/bin/python -m pytest -q ${args[@]+"${args[@]}"}
