@@ -27,10 +27,8 @@ import base64
 import contextlib
 import datetime as _dt
 import hashlib
-import http.server
 import json
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +36,8 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.support.loopback import QuietHandler, serve
 
 ADD_PRE_CHAIN = "/ct/v1/add-pre-chain"
 _CT_POISON = x509.oid.ExtensionOID.PRECERT_POISON
@@ -170,8 +170,8 @@ def _ekus(cert: x509.Certificate) -> list[x509.ObjectIdentifier]:
         return []
 
 
-def _handler(log: CTLog) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
+def _handler(log: CTLog) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             if not self.path.endswith(ADD_PRE_CHAIN):
                 self.send_error(404)
@@ -182,15 +182,7 @@ def _handler(log: CTLog) -> type[http.server.BaseHTTPRequestHandler]:
             except (ValueError, KeyError, TypeError) as exc:
                 self.send_error(400, explain=str(exc))
                 return
-            raw = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
+            self.send_json(answer)
 
     return Handler
 
@@ -201,13 +193,6 @@ def ct_log(prefix: str = "/test") -> Iterator[CTLog]:
     key = ec.generate_private_key(ec.SECP256R1())
     valid_from = (_dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=1)).replace(microsecond=0)
     log = CTLog("", key, valid_from)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(log))
-    log.url = f"http://127.0.0.1:{server.server_address[1]}{prefix}"
-    thread = threading.Thread(target=server.serve_forever, name="ct-log", daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(log), "ct-log") as base_url:
+        log.url = base_url + prefix
         yield log
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

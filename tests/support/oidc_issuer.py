@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +27,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from tests.support.loopback import QuietHandler, serve
 
 DEFAULT_AUDIENCE = "sigstore"  # the client id Fulcio and sigstore-python expect
 
@@ -98,27 +98,16 @@ class OIDCIssuer:
         return f"{signing_input.decode()}.{b64url(signature)}"
 
 
-def _handler(issuer: OIDCIssuer) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
+def _handler(issuer: OIDCIssuer) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             issuer.requests.append(f"GET {self.path}")
             if self.path == "/.well-known/openid-configuration":
-                self._json(issuer.discovery())
+                self.send_json(issuer.discovery())
             elif self.path == "/jwks":
-                self._json(issuer.jwks())
+                self.send_json(issuer.jwks())
             else:
                 self.send_error(404)
-
-        def _json(self, doc: dict) -> None:
-            raw = json.dumps(doc).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     return Handler
 
@@ -131,13 +120,6 @@ def oidc_issuer() -> Iterator[OIDCIssuer]:
         "ES256": ec.generate_private_key(ec.SECP256R1()),
     }
     issuer = OIDCIssuer("", keys)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(issuer))
-    issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="oidc-issuer", daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(issuer), "oidc-issuer") as base_url:
+        issuer.url = base_url
         yield issuer
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -27,7 +27,6 @@ import atexit
 import base64
 import contextlib
 import datetime as _dt
-import http.server
 import os
 import shutil
 import subprocess
@@ -42,6 +41,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.support.loopback import QuietHandler, serve
 
 __all__ = [
     "TimestampAuthority",
@@ -697,7 +698,7 @@ def serve_tsa(
     """
     server_info = TsaServer(url="", authority=authority)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != path:
                 self.send_error(404)
@@ -720,18 +721,6 @@ def serve_tsa(
             self.end_headers()
             self.wfile.write(answer)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    host, port = httpd.server_address[:2]
-    server_info.url = f"http://{host}:{port}{path}"
-    thread = threading.Thread(target=httpd.serve_forever, name="airseal-test-tsa", daemon=True)
-    thread.start()
-    try:
+    with serve(Handler, "airseal-test-tsa") as base_url:
+        server_info.url = base_url + path
         yield server_info
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

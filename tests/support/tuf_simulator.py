@@ -19,9 +19,8 @@ import datetime as dt
 import functools
 import hashlib
 import shutil
-import threading
 from collections.abc import Iterable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 from securesystemslib.signer import CryptoSigner, Signer
@@ -35,6 +34,8 @@ from tuf.api.metadata import (
     Timestamp,
 )
 from tuf.api.serialization.json import JSONSerializer
+
+from tests.support.loopback import serve
 
 ROLES = ("root", "timestamp", "snapshot", "targets")
 TRUSTED_ROOT = "trusted_root.json"
@@ -276,13 +277,5 @@ def serve_directory(path: Path, *, endless: str | None = None) -> Iterator[str]:
     handler: type[SimpleHTTPRequestHandler] = _QuietHandler
     if endless is not None:
         handler = type("Endless", (_EndlessHandler,), {"endless_path": endless})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(path)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(functools.partial(handler, directory=str(path)), "tuf-repository") as base_url:
+        yield base_url
