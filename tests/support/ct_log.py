@@ -38,13 +38,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.loopback import QuietHandler, serve
+from tests.support.services import b64, log_instance
 
 ADD_PRE_CHAIN = "/ct/v1/add-pre-chain"
 _CT_POISON = x509.oid.ExtensionOID.PRECERT_POISON
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 @dataclass
@@ -68,16 +65,7 @@ class CTLog:
 
     def ctlog_entry(self) -> dict:
         """This log's element of a trusted root's ``ctlogs``."""
-        return {
-            "baseUrl": self.url,
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {
-                "rawBytes": _b64(self.public_key_der),
-                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                "validFor": {"start": self.valid_from.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            },
-            "logId": {"keyId": _b64(self.log_id)},
-        }
+        return log_instance(self.url, self.public_key_der, "PKIX_ECDSA_P256_SHA_256", self.log_id, self.valid_from)
 
     def sct_for_precert_chain(self, chain_der: list[bytes]) -> dict:
         """The add-pre-chain answer for [precertificate, issuer, ...]; ValueError if it is not one."""
@@ -106,8 +94,8 @@ class CTLog:
         der_sig = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
         # DigitallySigned: hash sha256(4), signature ecdsa(3), opaque signature<0..2^16-1>
         digitally_signed = struct.pack("!BBH", 4, 3, len(der_sig)) + der_sig
-        answer = {"sct_version": 0, "id": _b64(self.log_id), "timestamp": timestamp, "extensions": "",
-                  "signature": _b64(digitally_signed)}  # fmt: skip
+        answer = {"sct_version": 0, "id": b64(self.log_id), "timestamp": timestamp, "extensions": "",
+                  "signature": b64(digitally_signed)}  # fmt: skip
         self.issued.append(answer)
         return answer
 

@@ -136,6 +136,16 @@ def _rfc3339(when: _dt.datetime) -> str:
     return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def log_instance(base_url: str, spki_der: bytes, key_details: str, log_id: bytes, valid_from: _dt.datetime) -> dict:
+    """A trusted root's transparency-log element (``tlogs`` or ``ctlogs``) for a log's key."""
+    return {
+        "baseUrl": base_url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {"rawBytes": b64(spki_der), "keyDetails": key_details, "validFor": {"start": _rfc3339(valid_from)}},
+        "logId": {"keyId": b64(log_id)},
+    }
+
+
 # ----------------------------------------------------------------------------- processes
 
 
@@ -299,16 +309,7 @@ class RekorV2(_Restartable):
 
     def tlog_entry(self) -> dict:
         """This log's element of a trusted root's ``tlogs``."""
-        return {
-            "baseUrl": self.url,
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {
-                "rawBytes": b64(self.public_key_der),
-                "keyDetails": KEY_DETAILS[self.key_type],
-                "validFor": {"start": _rfc3339(self.valid_from)},
-            },
-            "logId": {"keyId": b64(self.log_id)},
-        }
+        return log_instance(self.url, self.public_key_der, KEY_DETAILS[self.key_type], self.log_id, self.valid_from)
 
     def tree_size(self) -> int:
         """The size in the log's latest published checkpoint (a file: the POSIX server serves no reads)."""
@@ -631,16 +632,7 @@ class RekorV1(_Restartable):
         return hashlib.sha256(self.public_key_der).digest()
 
     def tlog_entry(self) -> dict:
-        return {
-            "baseUrl": self.url,
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {
-                "rawBytes": b64(self.public_key_der),
-                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                "validFor": {"start": _rfc3339(self.valid_from)},
-            },
-            "logId": {"keyId": b64(self.log_id)},
-        }
+        return log_instance(self.url, self.public_key_der, "PKIX_ECDSA_P256_SHA_256", self.log_id, self.valid_from)
 
     def tree_size(self) -> int:
         """The log's current tree size (GET /api/v1/log)."""
